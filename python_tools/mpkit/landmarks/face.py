@@ -177,19 +177,31 @@ class FaceLandmarker:
         return FaceLandmarks(points, presence, _tracking_roi(points), faces_found=len(faces))
 
     def track(self, frames: Iterable[np.ndarray], name: str = "video") -> Iterator[FaceLandmarks]:
-        """Landmarks per frame; the next ROI comes from the previous landmarks, and the detector
-        runs again only when the mesh loses the face."""
-        roi: Roi | None = None
-        for i, frame in enumerate(frames):
-            result = None
-            if roi is not None:
-                points, presence = self.mesh(frame, roi)
-                if presence >= MIN_PRESENCE:
-                    result = FaceLandmarks(points, presence, roi, redetected=False)
-            if result is None:
-                result = self.landmarks(frame, name=f"{name} frame {i}")
-            roi = _tracking_roi(result.points)
-            yield result
+        tracker = FaceTracker(self, name)
+        for frame in frames:
+            yield tracker.update(frame)
+
+
+class FaceTracker:
+    """Landmarks frame after frame: the next ROI comes from the previous landmarks, and the
+    detector runs again only when the mesh loses the face."""
+
+    def __init__(self, landmarker: FaceLandmarker, name: str = "video"):
+        self.landmarker, self.name = landmarker, name
+        self.roi: Roi | None = None
+        self.index = 0
+
+    def update(self, frame: np.ndarray) -> FaceLandmarks:
+        result = None
+        if self.roi is not None:
+            points, presence = self.landmarker.mesh(frame, self.roi)
+            if presence >= MIN_PRESENCE:
+                result = FaceLandmarks(points, presence, self.roi, redetected=False)
+        if result is None:
+            result = self.landmarker.landmarks(frame, name=f"{self.name} frame {self.index}")
+        self.roi = _tracking_roi(result.points)
+        self.index += 1
+        return result
 
 
 def _detection_roi(d: Detection) -> Roi:

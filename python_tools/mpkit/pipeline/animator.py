@@ -1,0 +1,135 @@
+"""The eager host pipeline: source stage once per avatar, frame stage per driving frame.
+
+This is the golden reference the exported artifacts are compared with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mpkit.landmarks.face import FaceLandmarker, FaceTracker, Segmenter
+from mpkit.landmarks.facial import facial_indices, facial_mask, to_unit
+from mpkit.models.portrait import PortraitModel
+from mpkit.pipeline.crop import Crop, face_crop
+from mpkit.pipeline.inpaint import Inpainter, OpenCVInpainter, pseudo_background
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """RGB uint8 [H,W,3] → float [1,3,H,W] in [0,1]."""
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+
+
+def to_image(x: torch.Tensor) -> np.ndarray:
+    return (x[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+
+
+@dataclass
+class Avatar:
+    """Everything the frame stage needs about the source, computed once."""
+
+    image: np.ndarray  # the 256² crop, RGB uint8
+    source: torch.Tensor
+    source_small: torch.Tensor
+    masks: torch.Tensor  # [1,2,s,s] foreground, facial-keypoint mask
+    background: torch.Tensor
+    kp: torch.Tensor
+    faces_found: int
+    multiview: torch.Tensor | None = None
+
+
+@dataclass
+class Driving:
+    """The driving video's crop and its first frame's keypoints (for relative motion)."""
+
+    crop: Crop
+    kp_initial: torch.Tensor
+
+
+class Animator:
+    def __init__(self, model: PortraitModel, inpainter: Inpainter | None = None):
+        self.model = model.eval()
+        self.cfg = model.cfg
+        parts = model.components()
+        self.keypoints, self.dense_motion = parts["keypoints"], parts["dense_motion"]
+        self.synthesis, self.multiview = parts["synthesis"], parts["multiview"]
+        self.landmarker = FaceLandmarker()
+        self.segmenter = Segmenter()
+        self.inpainter = inpainter or OpenCVInpainter()
+
+    def _facial_kp(self, points: np.ndarray, crop: Crop) -> np.ndarray:
+        r = self.cfg.resolution
+        return to_unit(crop.points_to_crop(points[facial_indices()], r), r).astype(np.float32)
+
+    @torch.no_grad()
+    def prepare_source(self, image: np.ndarray, name: str = "source") -> Avatar:
+        """Source stage, part 1: crop, facial keypoints, masks, pseudo background, keypoints."""
+        r, s = self.cfg.resolution, self.cfg.dense_motion.size
+        face = self.landmarker.landmarks(image, name=name)
+        crop = face_crop(face.points)
+        cropped = crop.apply(image, r)
+        facial = self._facial_kp(face.points, crop)
+        foreground = self.segmenter.foreground(cropped)
+        background = pseudo_background(cropped, foreground, self.inpainter)
+        masks = np.stack([
+            np.asarray(torch.nn.functional.interpolate(
+                torch.from_numpy(foreground)[None, None], size=(s, s), mode="area")[0, 0]),
+            facial_mask(facial, s),
+        ])[None]
+        source = to_tensor(cropped)
+        kp, _ = self.keypoints(source, torch.from_numpy(facial)[None])
+        return Avatar(cropped, source, self.model.source_small(source), torch.from_numpy(masks),
+                      to_tensor(background), kp, face.faces_found)
+
+    def _drive_kp(self, frame_crop: np.ndarray, points: np.ndarray, crop: Crop) -> torch.Tensor:
+        kp, _ = self.keypoints(to_tensor(frame_crop),
+                               torch.from_numpy(self._facial_kp(points, crop))[None])
+        return kp
+
+    @torch.no_grad()
+    def prepare_driving(self, avatar: Avatar, first: np.ndarray, views: list[np.ndarray],
+                        name: str = "driving") -> Driving:
+        """Source stage, part 2: the driving crop, the reference keypoints and the T pseudo-
+        multiview features (the source warped to T poses of the driving video)."""
+        r = self.cfg.resolution
+        face = self.landmarker.landmarks(first, name=f"{name} frame 0")
+        crop = face_crop(face.points)
+        driving = Driving(crop, self._drive_kp(crop.apply(first, r), face.points, crop))
+        if len(views) != self.cfg.views:
+            raise ValueError(f"need {self.cfg.views} view frames, got {len(views)}")
+        motions = []
+        for i, frame in enumerate(views):
+            points = self.landmarker.landmarks(frame, name=f"{name} view {i}").points
+            kp = self._relative(avatar, driving, self._drive_kp(crop.apply(frame, r), points, crop))
+            motions.append(self.dense_motion(avatar.source_small, avatar.masks, avatar.kp, kp))
+        stacked = [torch.cat(parts, dim=0) for parts in zip(*motions)]
+        (avatar.multiview,) = self.multiview(avatar.source, avatar.background, *stacked)
+        return driving
+
+    @staticmethod
+    def _relative(avatar: Avatar, driving: Driving, kp: torch.Tensor) -> torch.Tensor:
+        """Relative motion transfer (FOMM/TPSMM): the source moves as the driving face moved
+        since its first frame."""
+        return avatar.kp + (kp - driving.kp_initial)
+
+    @torch.no_grad()
+    def frame(self, avatar: Avatar, driving: Driving, frame: np.ndarray, points: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Frame stage: (the driving crop, the generated frame), RGB uint8 at 256²."""
+        r = self.cfg.resolution
+        frame_crop = driving.crop.apply(frame, r)
+        kp = self._relative(avatar, driving, self._drive_kp(frame_crop, points, driving.crop))
+        deformation, *occlusions = self.dense_motion(avatar.source_small, avatar.masks,
+                                                     avatar.kp, kp)
+        (image,) = self.synthesis(avatar.source, avatar.background, avatar.multiview,
+                                  deformation, *occlusions)
+        return frame_crop, to_image(image)
+
+    def run(self, avatar: Avatar, driving: Driving, frames: Iterable[np.ndarray],
+            name: str = "driving") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        tracker = FaceTracker(self.landmarker, name)
+        for frame in frames:
+            yield self.frame(avatar, driving, frame, tracker.update(frame).points)
