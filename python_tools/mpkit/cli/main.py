@@ -27,9 +27,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mpkit.cli import assets
+    from mpkit.cli import animate, assets, demo, landmarks, models
 
-    for module in (assets,):
+    for module in (assets, models, landmarks, animate, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from mpkit.models import zoo
+from mpkit.pipeline.render import animate_video
+
+
+def resolve_checkpoint(model_id: str, checkpoint: Path | None) -> Path | None:
+    return checkpoint if checkpoint is not None else zoo.default_checkpoint(model_id)
+
+
+@click.command("animate")
+@click.argument("model_id")
+@click.option("--source", required=True, type=click.Path(path_type=Path), help="the photo")
+@click.option("--driving", required=True, type=click.Path(path_type=Path), help="driving video")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="out .mp4")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help=".safetensors weights (default: the model's shipped checkpoint, if any)")
+@click.option("--side-by-side", is_flag=True, help="source | driving | generated")
+def animate(model_id: str, source: Path, driving: Path, output: Path, checkpoint: Path | None,
+            side_by_side: bool) -> None:
+    """Animate the face in SOURCE with the motion of DRIVING (eager PyTorch on this host)."""
+    model = zoo.build(model_id, resolve_checkpoint(model_id, checkpoint))
+    if not model.trained:
+        click.echo(f"warning: {model_id} has no trained weights: the output is UNTRAINED "
+                   "(stamped on every frame)", err=True)
+    bar = tqdm(desc="frames", unit="frame", file=click.get_text_stream("stderr"))
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    result = animate_video(model, source, driving, output, side_by_side, progress)
+    bar.close()
+    if result.faces_in_source > 1:
+        click.echo(f"note: {result.faces_in_source} faces in {source}; animated the largest",
+                   err=True)
+    click.echo(f"{result.output}: {result.frames} frames, {result.fps:.1f} frames/s "
+               f"(host-measured, eager PyTorch{'' if result.trained else ', UNTRAINED'})")
+
+
+COMMANDS = [animate]

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from mpkit.models import zoo
+from mpkit.models.card import write_card
+from mpkit.models.config import load_config
+from mpkit.models.measure import measure
+
+
+@click.group("models")
+def models() -> None:
+    """The MobilePortrait variants: measured MACs and parameters."""
+
+
+def _summary(model_id: str) -> dict:
+    cfg = load_config(model_id)
+    stats = measure(zoo.build(model_id))
+    return {
+        "id": model_id,
+        "frame_gmacs": round(stats.stage_gmacs("frame"), 3),
+        "source_gmacs": round(stats.stage_gmacs("source"), 3),
+        "params_m": round(stats.params_m, 2),
+        "paper_gflops": cfg.paper_gflops,
+        "paper_params_m": cfg.paper_params_m,
+        "trained": zoo.default_checkpoint(model_id) is not None,
+        "components": [asdict(c) for c in stats.components],
+    }
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json: bool) -> None:
+    """All variants with measured frame-stage MACs and parameters next to the paper's."""
+    rows = [_summary(i) for i in zoo.model_ids()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'id':10} {'frame GMACs':>12} {'paper':>6} {'params M':>9} {'paper':>6} "
+               f"{'source GMACs':>13}  weights")
+    for r in rows:
+        click.echo(f"{r['id']:10} {r['frame_gmacs']:12.2f} {r['paper_gflops'] or '-':>6} "
+                   f"{r['params_m']:9.1f} {r['paper_params_m'] or '-':>6} "
+                   f"{r['source_gmacs']:13.2f}  {'trained' if r['trained'] else 'untrained'}")
+
+
+@models.command("show")
+@click.argument("model_id")
+@click.option("--json", "as_json", is_flag=True)
+def show(model_id: str, as_json: bool) -> None:
+    """One variant: configuration summary and per-component compute."""
+    r = _summary(model_id)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo(f"{r['id']}: {load_config(model_id).description}")
+    click.echo(f"frame stage {r['frame_gmacs']:.2f} GMACs, source stage {r['source_gmacs']:.2f} "
+               f"GMACs, {r['params_m']:.1f} M parameters, "
+               f"{'trained' if r['trained'] else 'untrained (no weights shipped)'}")
+    for c in r["components"]:
+        click.echo(f"  {c['name']:13} {c['stage']:6} {c['gmacs']:8.3f} GMACs "
+                   f"{c['params_m']:8.2f} M params")
+
+
+@models.command("card")
+@click.argument("model_id")
+def card(model_id: str) -> None:
+    """Measure the variant and write models/<id>/card.md."""
+    path = write_card(load_config(model_id), measure(zoo.build(model_id)),
+                      zoo.default_checkpoint(model_id))
+    click.echo(str(path))
+
+
+COMMANDS = [models]
