@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -28,14 +29,16 @@ def animate(model_id: str, source: Path, driving: Path, output: Path, checkpoint
     if not model.trained:
         click.echo(f"warning: {model_id} has no trained weights: the output is UNTRAINED "
                    "(stamped on every frame)", err=True)
-    bar = tqdm(desc="frames", unit="frame", file=click.get_text_stream("stderr"))
+    bar: tqdm | None = None
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
+        nonlocal bar
+        bar = bar or tqdm(desc="frames", unit="frame", total=total, file=sys.stderr)
         bar.update(done - bar.n)
 
     result = animate_video(model, source, driving, output, side_by_side, progress)
-    bar.close()
+    if bar is not None:
+        bar.close()
     if result.faces_in_source > 1:
         click.echo(f"note: {result.faces_in_source} faces in {source}; animated the largest",
                    err=True)
