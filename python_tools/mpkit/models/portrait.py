@@ -28,6 +28,19 @@ class TensorSpec:
     range: str = ""  # what the values mean, e.g. "[0,1] RGB" or "[-1,1] (x,y)"
 
 
+def _motion_specs(cfg: ModelConfig, batch: int, suffix: str = "") -> list[TensorSpec]:
+    """The dense-motion outputs as inputs: deformation grid and occlusion masks."""
+    s = cfg.dense_motion.size
+    return [TensorSpec(f"deformation{suffix}", (batch, s, s, 2), range="[-1,1] (x,y) sampling grid"),
+            *(TensorSpec(f"occlusion{suffix}_{o}", (batch, 1, o, o), range="[0,1]")
+              for o in cfg.dense_motion.occlusion_sizes)]
+
+
+def _image_specs(cfg: ModelConfig, *names: str) -> list[TensorSpec]:
+    r = cfg.resolution
+    return [TensorSpec(n, (1, 3, r, r), range="[0,1] RGB") for n in names]
+
+
 class Component(nn.Module):
     """An exportable piece of the model: named, staged, with a fixed I/O spec."""
 
@@ -82,35 +95,35 @@ class DenseMotionComponent(Component):
              TensorSpec("source_masks", (1, 2, s, s), range="[0,1] foreground, facial"),
              TensorSpec("kp_source", (1, c.num_kp, 2), range="[-1,1] (x,y)"),
              TensorSpec("kp_driving", (1, c.num_kp, 2), range="[-1,1] (x,y) relative")],
-            [TensorSpec("deformation", (1, s, s, 2), range="[-1,1] (x,y) sampling grid"),
-             *(TensorSpec(f"occlusion_{z}", (1, 1, z, z), range="[0,1]")
-               for z in c.dense_motion.occlusion_sizes)],
+            _motion_specs(c, 1),
         )
 
     def forward(self, source_small, source_masks, kp_source, kp_driving):
         return self.net(source_small, source_masks, kp_source, kp_driving)
 
 
-class SynthesisComponent(Component):
-    """Warps the source by the deformation and synthesizes the frame."""
-
-    name, stage = "synthesis", "frame"
+class _SynthesisPart(Component):
+    """A component built on the synthesis U-Net and the warp."""
 
     def __init__(self, model: PortraitModel):
         super().__init__()
         self.net, self.warp, self.cfg = model.synthesis, model.warp, model.cfg
 
-    def io_spec(self):
-        c, r, s = self.cfg, self.cfg.resolution, self.cfg.dense_motion.size
+    def multiview_spec(self) -> TensorSpec:
         b, z = self.net.bottom_channels, self.net.bottom_size
+        return TensorSpec("multiview", (1, b * self.cfg.views, z, z), range="features")
+
+
+class SynthesisComponent(_SynthesisPart):
+    """Warps the source by the deformation and synthesizes the frame."""
+
+    name, stage = "synthesis", "frame"
+
+    def io_spec(self):
+        c = self.cfg
         return (
-            [TensorSpec("source", (1, 3, r, r), range="[0,1] RGB"),
-             TensorSpec("background", (1, 3, r, r), range="[0,1] RGB"),
-             TensorSpec("multiview", (1, b * c.views, z, z), range="features"),
-             TensorSpec("deformation", (1, s, s, 2), range="[-1,1] (x,y) sampling grid"),
-             *(TensorSpec(f"occlusion_{o}", (1, 1, o, o), range="[0,1]")
-               for o in c.dense_motion.occlusion_sizes)],
-            [TensorSpec("image", (1, 3, r, r), range="[0,1] RGB")],
+            [*_image_specs(c, "source", "background"), self.multiview_spec(), *_motion_specs(c, 1)],
+            _image_specs(c, "image"),
         )
 
     def forward(self, source, background, multiview, deformation, *occlusions):
@@ -122,26 +135,15 @@ class SynthesisComponent(Component):
         return self.net.decode(self.net.encode(x, occlusions), multiview)
 
 
-class MultiviewComponent(Component):
+class MultiviewComponent(_SynthesisPart):
     """The source warped to T driving poses, encoded once; the bottleneck features are cached."""
 
     name, stage = "multiview", "source"
 
-    def __init__(self, model: PortraitModel):
-        super().__init__()
-        self.net, self.warp, self.cfg = model.synthesis, model.warp, model.cfg
-
     def io_spec(self):
-        c, r, s, t = self.cfg, self.cfg.resolution, self.cfg.dense_motion.size, self.cfg.views
-        b, z = self.net.bottom_channels, self.net.bottom_size
-        return (
-            [TensorSpec("source", (1, 3, r, r), range="[0,1] RGB"),
-             TensorSpec("background", (1, 3, r, r), range="[0,1] RGB"),
-             TensorSpec("deformations", (t, s, s, 2), range="[-1,1] (x,y) sampling grid"),
-             *(TensorSpec(f"occlusions_{o}", (t, 1, o, o), range="[0,1]")
-               for o in c.dense_motion.occlusion_sizes)],
-            [TensorSpec("multiview", (1, b * t, z, z), range="features")],
-        )
+        c = self.cfg
+        return ([*_image_specs(c, "source", "background"), *_motion_specs(c, c.views, "s")],
+                [self.multiview_spec()])
 
     def forward(self, source, background, deformations, *occlusions):
         t = self.cfg.views
