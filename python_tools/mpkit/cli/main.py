@@ -27,9 +27,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mpkit.cli import animate, assets, demo, landmarks, models
+    from mpkit.cli import animate, assets, demo, landmarks, models, train
 
-    for module in (assets, models, landmarks, animate, demo):
+    for module in (assets, models, landmarks, animate, demo, train):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -29,3 +29,13 @@ def facial_mask(points_unit: np.ndarray, size: int, sigma: float = 0.03) -> np.n
     gx = np.exp(-((axis[None, :] - points_unit[:, :1]) ** 2) / (2 * sigma**2))  # [P, size]
     gy = np.exp(-((axis[None, :] - points_unit[:, 1:2]) ** 2) / (2 * sigma**2))
     return np.max(gy[:, :, None] * gx[:, None, :], axis=0).astype(np.float32)
+
+
+def facial_weights(emphasis: float = 2.0) -> np.ndarray:
+    """Per-point loss weights in facial_indices() order: eyes and lips count `emphasis` times."""
+    groups = yaml.safe_load(Path(__file__).with_name("facial106.yaml").read_text())
+    strong = ("eye", "lips")
+    return np.concatenate([
+        np.full(len(idx), emphasis if any(s in name for s in strong) else 1.0, np.float32)
+        for name, idx in groups.items()
+    ])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from mpkit.errors import MpkitError, UnknownNameError
+from mpkit.configfile import load_yaml
+from mpkit.errors import UnknownNameError
 
 
 class _Strict(BaseModel):
@@ -78,8 +78,4 @@ def load_config(model_id: str) -> ModelConfig:
     path = models_dir() / model_id / "model.yaml"
     if not path.is_file():
         raise UnknownNameError(f"unknown model {model_id!r}; known: {', '.join(model_ids())}")
-    try:
-        return ModelConfig(**yaml.safe_load(path.read_text()))
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise MpkitError(f"{path}: {problems}") from e
+    return load_yaml(ModelConfig, path)

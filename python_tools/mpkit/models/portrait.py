@@ -146,12 +146,16 @@ class MultiviewComponent(_SynthesisPart):
                 [self.multiview_spec()])
 
     def forward(self, source, background, deformations, *occlusions):
-        t = self.cfg.views
-        warped = self.warp(source.expand(t, -1, -1, -1),
+        return (self.encode_views(source, background, deformations, list(occlusions)),)
+
+    def encode_views(self, source, background, deformations, occlusions):
+        """source/background [B,...], motions [B*T,...] → [B, T*C, z, z]."""
+        b, t = source.shape[0], self.cfg.views
+        warped = self.warp(source.repeat_interleave(t, dim=0),
                            upsample_grid(deformations, self.cfg.resolution))
-        x = self.net.encoder_input(warped, occlusions[-1], background.expand(t, -1, -1, -1))
-        bottom = self.net.encode(x, list(occlusions))[-1]
-        return (bottom.reshape(1, -1, *bottom.shape[-2:]),)
+        x = self.net.encoder_input(warped, occlusions[-1], background.repeat_interleave(t, dim=0))
+        bottom = self.net.encode(x, occlusions)[-1]
+        return bottom.reshape(b, -1, *bottom.shape[-2:])
 
 
 class PortraitModel(nn.Module):

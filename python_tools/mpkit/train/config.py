@@ -1,0 +1,39 @@
+"""Training configuration: `models/<id>/train.yaml`, validated strictly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from mpkit.configfile import load_yaml
+from mpkit.errors import MpkitError
+
+
+class LossWeights(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    l1: float = 1.0
+    ssim: float = 1.0
+    equivariance: float = 10.0
+    facial: float = 10.0
+    masks: float = 1.0
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model: str
+    seed: int = 0
+    steps: int
+    batch_size: int
+    lr: float
+    videos: list[str]
+    holdout: float = 0.2
+    loss_weights: LossWeights = LossWeights()
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+
+def load_train_config(path: Path) -> TrainConfig:
+    if not path.is_file():
+        raise MpkitError(f"{path}: no such training config")
+    return load_yaml(TrainConfig, path)

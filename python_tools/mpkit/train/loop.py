@@ -1,0 +1,215 @@
+"""The training loop: self-reenactment on real talking-head frames, resumable.
+
+A run folder holds `ckpt-<step>/` (weights.safetensors, optimizer.safetensors, state.json),
+`latest` (the name of the newest complete checkpoint, replaced atomically), `metrics.jsonl`
+(one line per logged step, appended as it happens) and `losses.png`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from mpkit.errors import CheckpointError
+from mpkit.landmarks.facial import facial_weights
+from mpkit.media.assets import asset_path
+from mpkit.models import zoo
+from mpkit.models.checkpoint import load_weights, save_weights
+from mpkit.models.portrait import PortraitModel
+from mpkit.train import losses
+from mpkit.train.config import TrainConfig
+from mpkit.train.data import Clip, prepare_clip, split, to_batch
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    step: int
+    seconds: float
+    last: dict[str, float]
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, run_dir: Path):
+        self.cfg, self.run_dir = cfg, run_dir
+        self.model = zoo.build(cfg.model, seed=cfg.seed).train()
+        mc = self.model.cfg
+        self.clips = [prepare_clip(asset_path(v) if not Path(v).is_file() else Path(v),
+                                   mc.resolution, mc.dense_motion.size) for v in cfg.videos]
+        self.ranges = [split(c, cfg.holdout)[0] for c in self.clips]
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.weights = torch.from_numpy(facial_weights())
+        self.step = 0
+
+    # -- one step -------------------------------------------------------------------------
+    def _pairs(self) -> tuple[Clip, np.ndarray, np.ndarray, np.ndarray]:
+        c = int(torch.randint(len(self.clips), (1,), generator=self.generator))
+        frames = np.array(self.ranges[c])
+        pick = lambda n: frames[torch.randint(len(frames), (n,), generator=self.generator).numpy()]  # noqa: E731
+        b, t = self.cfg.batch_size, self.model.cfg.views
+        return self.clips[c], pick(b), pick(b), pick(b * t)
+
+    def train_step(self) -> dict[str, float]:
+        model, w = self.model, self.cfg.loss_weights
+        parts = model.components()
+        clip, src_i, drv_i, view_i = self._pairs()
+        src, drv, views = to_batch(clip, src_i), to_batch(clip, drv_i), to_batch(clip, view_i)
+        t = model.cfg.views
+        kp_s, _ = parts["keypoints"](src["image"], src["facial"])
+        kp_d, kp_d_neural = parts["keypoints"](drv["image"], drv["facial"])
+        source_small = model.source_small(src["image"])
+        deformation, occlusions, aux = model.dense_motion.forward_train(
+            source_small, src["masks"], kp_s, kp_d)
+        with torch.no_grad():
+            kp_v, _ = parts["keypoints"](views["image"], views["facial"])
+            rep = lambda x: x.repeat_interleave(t, dim=0)  # noqa: E731
+            view_motion = model.dense_motion(rep(source_small), rep(src["masks"]), rep(kp_s), kp_v)
+        multiview = parts["multiview"].encode_views(src["image"], src["background"],
+                                                    view_motion[0], list(view_motion[1:]))
+        pred = parts["synthesis"].render(src["image"], src["background"], multiview, deformation,
+                                         occlusions)
+        terms = {
+            "l1": (pred - drv["image"]).abs().mean(),
+            "ssim": losses.multiscale_ssim_loss(pred, drv["image"]),
+            "equivariance": losses.equivariance_loss(model.kp_detector, drv["image"], kp_d_neural,
+                                                     self.generator),
+            "facial": losses.facial_knowledge_loss(deformation, drv["facial"], src["facial"],
+                                                   self.weights),
+            "masks": (aux - drv["masks"]).abs().mean(),
+        }
+        total = sum(getattr(w, k) * v for k, v in terms.items())
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.step += 1
+        return {"step": self.step, "total": float(total.detach()),
+                **{k: float(v.detach()) for k, v in terms.items()}}
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def save(self) -> Path:
+        """Writes ckpt-<step>/ completely, then points `latest` at it; older ones are removed."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        name = f"ckpt-{self.step:07d}"
+        tmp = Path(tempfile.mkdtemp(dir=self.run_dir, prefix=f".{name}."))
+        try:
+            save_weights(self.model, tmp / "weights.safetensors",
+                         {"step": self.step, "train_config": self.cfg.model_dump()})
+            save_file(_optimizer_tensors(self.optimizer), str(tmp / "optimizer.safetensors"))
+            save_file({"rng": self.generator.get_state()}, str(tmp / "rng.safetensors"))
+            (tmp / "state.json").write_text(json.dumps({"step": self.step, "model": self.cfg.model}))
+            final = self.run_dir / name
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        pointer = self.run_dir / ".latest.tmp"
+        pointer.write_text(name)
+        os.replace(pointer, self.run_dir / "latest")
+        for old in self.run_dir.glob("ckpt-*"):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def resume(self) -> bool:
+        latest = self.run_dir / "latest"
+        if not latest.is_file():
+            return False
+        ckpt = self.run_dir / latest.read_text().strip()
+        state = json.loads((ckpt / "state.json").read_text())
+        if state["model"] != self.cfg.model:
+            raise CheckpointError(f"{ckpt}: checkpoint is for model {state['model']}, "
+                                  f"not {self.cfg.model}")
+        load_weights(self.model, ckpt / "weights.safetensors")
+        _load_optimizer(self.optimizer, load_file(str(ckpt / "optimizer.safetensors")))
+        self.generator.set_state(load_file(str(ckpt / "rng.safetensors"))["rng"])
+        self.step = state["step"]
+        return True
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    out = {}
+    for i, state in opt.state_dict()["state"].items():
+        for k, v in state.items():
+            out[f"{i}.{k}"] = (v if torch.is_tensor(v) else torch.tensor(v)).contiguous()
+    return out
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    sd = opt.state_dict()
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, v in tensors.items():
+        i, k = key.split(".", 1)
+        state.setdefault(int(i), {})[k] = v
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+def train(cfg: TrainConfig, run_dir: Path, resume: bool = True,
+          progress: Callable[[dict], None] = lambda metrics: None) -> TrainResult:
+    torch.manual_seed(cfg.seed)
+    trainer = Trainer(cfg, run_dir)
+    if resume:
+        trainer.resume()
+    log = run_dir / "metrics.jsonl"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    start, last = time.perf_counter(), {}
+    while trainer.step < cfg.steps:
+        last = trainer.train_step()
+        progress(last)
+        if trainer.step % cfg.log_every == 0 or trainer.step == cfg.steps:
+            with open(log, "a") as f:
+                f.write(json.dumps(last) + "\n")
+        if trainer.step % cfg.checkpoint_every == 0 or trainer.step == cfg.steps:
+            trainer.save()
+    plot_losses(log, run_dir / "losses.png")
+    return TrainResult(run_dir, trainer.step, time.perf_counter() - start, last)
+
+
+def plot_losses(log: Path, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows: dict[int, dict] = {}
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            row = json.loads(line)
+            rows[row["step"]] = row  # a resumed run's later line wins
+    if not rows:
+        return
+    steps = sorted(rows)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in ("total", "l1", "ssim", "equivariance", "facial", "masks"):
+        ax.plot(steps, [rows[s][key] for s in steps], label=key)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.set_title("training losses")
+    fig.tight_layout()
+    from mpkit.media.files import atomic_output
+
+    with atomic_output(out) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+
+def trained_model(run_dir: Path) -> PortraitModel:
+    """The model of a run's latest checkpoint (eval mode)."""
+    latest = (run_dir / "latest").read_text().strip()
+    state = json.loads((run_dir / latest / "state.json").read_text())
+    return zoo.build(state["model"], run_dir / latest / "weights.safetensors")

@@ -1,0 +1,88 @@
+"""`mpkit train` on the real carphone clip: a few steps, resumable, atomic, deterministic."""
+
+import errno
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mpkit.errors import CheckpointError, MpkitError
+from mpkit.media.image import read_image
+from mpkit.media.video import write_video
+from mpkit.train import loop
+from mpkit.train.config import TrainConfig, load_train_config
+
+
+def smoke(steps: int, model: str = "mp-tiny", **kw) -> TrainConfig:
+    return TrainConfig(model=model, steps=steps, batch_size=1, lr=5e-4, videos=["carphone.mp4"],
+                       checkpoint_every=2, log_every=1, **kw)
+
+
+def weights(run_dir):
+    return load_file(str(run_dir / (run_dir / "latest").read_text() / "weights.safetensors"))
+
+
+def test_smoke_run_writes_checkpoint_metrics_and_plot(asset, tmp_path):
+    result = loop.train(smoke(3), tmp_path)
+    assert result.step == 3
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(np.isfinite(r["total"]) and r["l1"] > 0 for r in rows)
+    assert (tmp_path / "latest").read_text() == "ckpt-0000003"
+    assert (tmp_path / "losses.png").stat().st_size > 10_000
+    model = loop.trained_model(tmp_path)
+    assert model.trained
+
+
+def test_resume_continues_exactly(asset, tmp_path):
+    loop.train(smoke(4), tmp_path / "straight")
+    loop.train(smoke(2), tmp_path / "split")
+    loop.train(smoke(4), tmp_path / "split")  # resumes at step 2
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+
+
+def test_resume_from_another_variant_names_the_mismatch(asset, tmp_path):
+    loop.train(smoke(2), tmp_path)
+    with pytest.raises(CheckpointError, match="checkpoint is for model mp-tiny, not mp-4g"):
+        loop.train(smoke(4, model="mp-4g"), tmp_path)
+
+
+def test_failed_save_keeps_the_previous_checkpoint(asset, tmp_path, monkeypatch):
+    loop.train(smoke(2), tmp_path)
+    before = weights(tmp_path)
+    real = loop.save_file
+
+    def disk_full(tensors, path, *a, **k):
+        if "optimizer" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(tensors, path, *a, **k)
+
+    monkeypatch.setattr(loop, "save_file", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        loop.train(smoke(4), tmp_path)
+    assert (tmp_path / "latest").read_text() == "ckpt-0000002"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("ckpt", ".ckpt"))) \
+        == ["ckpt-0000002"]
+    after = weights(tmp_path)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_video_without_faces_is_a_clear_error(asset, tmp_path):
+    flag = read_image(asset("obama.jpg"))[:240, :240]
+    video = tmp_path / "flags.mp4"
+    write_video(video, [np.roll(flag, i, axis=1) for i in range(6)], 25)
+    with pytest.raises(MpkitError, match=r"0 usable frames; 6 skipped \(no face\)"):
+        loop.train(TrainConfig(model="mp-tiny", steps=1, batch_size=1, lr=1e-3,
+                               videos=[str(video)]), tmp_path / "run")
+
+
+def test_typo_in_train_yaml_names_the_key(tmp_path):
+    bad = tmp_path / "train.yaml"
+    bad.write_text("model: mp-tiny\nsteps: 1\nbatch_size: 1\nlr: 0.001\nvideos: [a.mp4]\n"
+                   "loss_weights: {l1: 1, facial_weight: 3}\n")
+    with pytest.raises(MpkitError, match="loss_weights.facial_weight: Extra inputs"):
+        load_train_config(bad)
