@@ -27,6 +27,9 @@ class TrainConfig(BaseModel):
     batch_size: int
     lr: float
     videos: list[str]
+    photos: list[str] = []
+    photo_fraction: float = 0.3  # share of steps that use a still with synthetic motion
+    color_jitter: bool = True
     holdout: float = 0.2
     loss_weights: LossWeights = LossWeights()
     checkpoint_every: int = 100

@@ -15,8 +15,9 @@ from mpkit.landmarks.face import FaceLandmarker, FaceTracker, Segmenter
 from mpkit.landmarks.facial import facial_indices, facial_mask, to_unit
 from mpkit.media.assets import cache_dir, sha256_file
 from mpkit.media.files import atomic_output
+from mpkit.media.image import read_image
 from mpkit.media.video import read_frames
-from mpkit.pipeline.crop import face_crop
+from mpkit.pipeline.crop import Crop, face_crop
 from mpkit.pipeline.inpaint import OpenCVInpainter, pseudo_background
 
 CACHE_VERSION = 1
@@ -45,8 +46,8 @@ def prepare_clip(video: Path, resolution: int, mask_size: int) -> Clip:
     if cached.is_file():
         with np.load(cached) as z:
             return Clip(video.name, z["images"], z["backgrounds"], z["facial"], z["masks"])
-    landmarker, segmenter, inpainter = FaceLandmarker(), Segmenter(), OpenCVInpainter()
-    tracker = FaceTracker(landmarker, name=str(video))
+    prep = _FramePrep(resolution, mask_size)
+    tracker = FaceTracker(prep.landmarker, name=str(video))
     crop, rows, skipped = None, [], []
     for i, frame in enumerate(read_frames(video)):
         try:
@@ -56,12 +57,7 @@ def prepare_clip(video: Path, resolution: int, mask_size: int) -> Clip:
             tracker.roi = None
             continue
         crop = crop or face_crop(points)
-        image = crop.apply(frame, resolution)
-        fk = to_unit(crop.points_to_crop(points[facial_indices()], resolution), resolution)
-        fg = segmenter.foreground(image)
-        small = fg.reshape(mask_size, resolution // mask_size, mask_size, -1).mean((1, 3))
-        rows.append((image, pseudo_background(image, fg, inpainter), fk.astype(np.float32),
-                     np.stack([small, facial_mask(fk, mask_size)]).astype(np.float32)))
+        rows.append(prep(frame, points, crop))
     if len(rows) < 2:
         raise MpkitError(f"{video}: {len(rows)} usable frames; {len(skipped)} skipped "
                          f"(no face), e.g. frame {skipped[:1]}: need at least 2 frames with a face")
@@ -71,6 +67,35 @@ def prepare_clip(video: Path, resolution: int, mask_size: int) -> Clip:
             np.savez(f, images=clip.images, backgrounds=clip.backgrounds, facial=clip.facial,
                      masks=clip.masks)
     return clip
+
+
+class _FramePrep:
+    """One frame → (crop, pseudo background, facial keypoints, masks)."""
+
+    def __init__(self, resolution: int, mask_size: int):
+        self.resolution, self.mask_size = resolution, mask_size
+        self.landmarker, self.segmenter = FaceLandmarker(), Segmenter()
+        self.inpainter = OpenCVInpainter()
+
+    def __call__(self, frame: np.ndarray, points: np.ndarray, crop: Crop):
+        r, s = self.resolution, self.mask_size
+        image = crop.apply(frame, r)
+        fk = to_unit(crop.points_to_crop(points[facial_indices()], r), r).astype(np.float32)
+        fg = self.segmenter.foreground(image)
+        small = fg.reshape(s, r // s, s, -1).mean((1, 3))
+        return (image, pseudo_background(image, fg, self.inpainter), fk,
+                np.stack([small, facial_mask(fk, s)]).astype(np.float32))
+
+
+def prepare_photos(paths: list[Path], resolution: int, mask_size: int) -> Clip:
+    """Still face photos, each with its own crop (for synthetic-motion pairs)."""
+    prep = _FramePrep(resolution, mask_size)
+    rows = []
+    for path in paths:
+        image = read_image(path)
+        points = prep.landmarker.landmarks(image, name=str(path)).points
+        rows.append(prep(image, points, face_crop(points)))
+    return Clip("photos", *(np.stack(col) for col in zip(*rows)))
 
 
 def split(clip: Clip, holdout: float) -> tuple[range, range]:

@@ -28,7 +28,8 @@ from mpkit.models.checkpoint import load_weights, save_weights
 from mpkit.models.portrait import PortraitModel
 from mpkit.train import losses
 from mpkit.train.config import TrainConfig
-from mpkit.train.data import Clip, prepare_clip, split, to_batch
+from mpkit.train.augment import color_jitter, synthetic_motion
+from mpkit.train.data import prepare_clip, prepare_photos, split, to_batch
 
 
 @dataclass(frozen=True)
@@ -44,27 +45,38 @@ class Trainer:
         self.cfg, self.run_dir = cfg, run_dir
         self.model = zoo.build(cfg.model, seed=cfg.seed).train()
         mc = self.model.cfg
-        self.clips = [prepare_clip(asset_path(v) if not Path(v).is_file() else Path(v),
-                                   mc.resolution, mc.dense_motion.size) for v in cfg.videos]
+        self.clips = [prepare_clip(_media(v), mc.resolution, mc.dense_motion.size)
+                      for v in cfg.videos]
         self.ranges = [split(c, cfg.holdout)[0] for c in self.clips]
+        self.photos = (prepare_photos([_media(p) for p in cfg.photos], mc.resolution,
+                                      mc.dense_motion.size) if cfg.photos else None)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.weights = torch.from_numpy(facial_weights())
         self.step = 0
 
     # -- one step -------------------------------------------------------------------------
-    def _pairs(self) -> tuple[Clip, np.ndarray, np.ndarray, np.ndarray]:
-        c = int(torch.randint(len(self.clips), (1,), generator=self.generator))
-        frames = np.array(self.ranges[c])
-        pick = lambda n: frames[torch.randint(len(frames), (n,), generator=self.generator).numpy()]  # noqa: E731
-        b, t = self.cfg.batch_size, self.model.cfg.views
-        return self.clips[c], pick(b), pick(b), pick(b * t)
+    def _pick(self, frames, n: int) -> np.ndarray:
+        frames = np.asarray(frames)
+        return frames[torch.randint(len(frames), (n,), generator=self.generator).numpy()]
+
+    def _batches(self) -> list[dict[str, torch.Tensor]]:
+        """(source, driving, T views per source): a self-reenactment pair from a clip, or a
+        still with synthetic motion; colours jittered alike."""
+        b, t, g = self.cfg.batch_size, self.model.cfg.views, self.generator
+        if self.photos is not None and float(torch.rand(1, generator=g)) < self.cfg.photo_fraction:
+            src = to_batch(self.photos, self._pick(range(len(self.photos)), b))
+            batches = [src, synthetic_motion(src, g), synthetic_motion(src, g, repeats=t)]
+        else:
+            c = int(torch.randint(len(self.clips), (1,), generator=g))
+            clip, frames = self.clips[c], self.ranges[c]
+            batches = [to_batch(clip, self._pick(frames, n)) for n in (b, b, b * t)]
+        return color_jitter(batches, g) if self.cfg.color_jitter else batches
 
     def train_step(self) -> dict[str, float]:
         model, w = self.model, self.cfg.loss_weights
         parts = model.components()
-        clip, src_i, drv_i, view_i = self._pairs()
-        src, drv, views = to_batch(clip, src_i), to_batch(clip, drv_i), to_batch(clip, view_i)
+        src, drv, views = self._batches()
         t = model.cfg.views
         kp_s, _ = parts["keypoints"](src["image"], src["facial"])
         kp_d, kp_d_neural = parts["keypoints"](drv["image"], drv["facial"])
@@ -77,7 +89,9 @@ class Trainer:
             view_motion = model.dense_motion(rep(source_small), rep(src["masks"]), rep(kp_s), kp_v)
         multiview = parts["multiview"].encode_views(src["image"], src["background"],
                                                     view_motion[0], list(view_motion[1:]))
-        pred = parts["synthesis"].render(src["image"], src["background"], multiview, deformation,
+        # Appearance knowledge: in training the background comes from the driving frame's own
+        # inpainting, so the network learns to take the background from this input.
+        pred = parts["synthesis"].render(src["image"], drv["background"], multiview, deformation,
                                          occlusions)
         terms = {
             "l1": (pred - drv["image"]).abs().mean(),
@@ -137,6 +151,11 @@ class Trainer:
         self.generator.set_state(load_file(str(ckpt / "rng.safetensors"))["rng"])
         self.step = state["step"]
         return True
+
+
+def _media(name: str) -> Path:
+    """A registered asset name, or a path."""
+    return Path(name) if Path(name).is_file() else asset_path(name)
 
 
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:

@@ -9,19 +9,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from mpkit.metrics.image import ssim_map
+
 SSIM_SCALES = (1.0, 0.5, 0.25)
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 7) -> torch.Tensor:
-    """Mean SSIM of images in [0,1] with a uniform window."""
-    c1, c2 = 0.01**2, 0.03**2
-    pool = lambda x: F.avg_pool2d(x, window, 1, window // 2, count_include_pad=False)  # noqa: E731
-    mu_a, mu_b = pool(a), pool(b)
-    var_a = pool(a * a) - mu_a**2
-    var_b = pool(b * b) - mu_b**2
-    cov = pool(a * b) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return s.mean()
 
 
 def multiscale_ssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -29,7 +19,7 @@ def multiscale_ssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tens
     for scale in SSIM_SCALES:
         p = pred if scale == 1 else F.interpolate(pred, scale_factor=scale, mode="area")
         t = target if scale == 1 else F.interpolate(target, scale_factor=scale, mode="area")
-        losses.append(1 - ssim(p, t))
+        losses.append(1 - ssim_map(p, t).mean())
     return torch.stack(losses).mean()
 
 
