@@ -27,9 +27,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mpkit.cli import animate, assets, demo, evaluate, landmarks, models, train
+    from mpkit.cli import animate, assets, demo, evaluate, export, landmarks, models, train
 
-    for module in (assets, models, landmarks, animate, demo, train, evaluate):
+    for module in (assets, models, landmarks, animate, demo, train, evaluate, export):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -52,7 +52,7 @@ class DenseMotion(nn.Module):
         b, g = grids.shape[:2]
         s = self.size
         sources = source_small.unsqueeze(1).expand(b, g, 3, s, s).reshape(b * g, 3, s, s)
-        deformed = self.warp(sources, grids.reshape(b * g, s, s, 2)).view(b, g * 3, s, s)
+        deformed = self.warp(sources, grids.reshape(b * g, s, s, 2)).reshape(b, g * 3, s, s)
         heat = (heatmaps(kp_driving, self.tps.grid, s, self.variance)
                 - heatmaps(kp_source, self.tps.grid, s, self.variance))
         levels = self.hourglass(torch.cat([deformed, heat, source_masks], dim=1))

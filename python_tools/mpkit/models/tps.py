@@ -4,8 +4,8 @@ The solve is a batched, pivoted Gauss–Jordan elimination written with static l
 constant buffers. `torch.linalg.inv/solve` export but do not lower (ExecuTorch: not Core ATen;
 litert-torch: converter assertion), unpivoted elimination loses up to 8 px because the TPS system
 has a zero block, and in-graph `eye/arange` become STABLEHLO_IOTA, which LiteRT rejects.
-Distances use `((a - b) ** 2).sum(-1)`: the expanded `|a|² - 2ab + |b|²` form miscompiles in
-litert-torch 0.10.
+Distances use `Σ (a - b)·(a - b)`: the expanded `|a|² - 2ab + |b|²` form miscompiles in
+litert-torch 0.10, and `** 2` does not convert.
 """
 
 from __future__ import annotations
@@ -21,6 +21,13 @@ def coordinate_grid(size: int) -> torch.Tensor:
     axis = torch.linspace(-1.0, 1.0, size)
     y, x = torch.meshgrid(axis, axis, indexing="ij")
     return torch.stack([x, y], dim=-1).view(-1, 2)
+
+
+def squared_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Σ (a - b)² over the last axis, written as d·d (a `** 2` lowers to TFL POW, which the
+    TFLite converter rejects)."""
+    d = a - b
+    return (d * d).sum(-1)
 
 
 def _radial(sq_dist: torch.Tensor) -> torch.Tensor:
@@ -79,7 +86,7 @@ class ThinPlateSpline(nn.Module):
         b = kp_source.shape[0]
         d = kp_driving.view(b, self.num_tps, self.points, 2)
         s = kp_source.view(b, self.num_tps, self.points, 2)
-        radial = _radial(((d.unsqueeze(3) - d.unsqueeze(2)) ** 2).sum(-1))  # [B,K,P,P]
+        radial = _radial(squared_distance(d.unsqueeze(3), d.unsqueeze(2)))  # [B,K,P,P]
         affine = torch.cat([d, torch.ones_like(d[..., :1])], dim=-1)  # [B,K,P,3]
         top = torch.cat([radial, affine], dim=-1)
         bottom = torch.cat([affine.transpose(-1, -2), self.zero_block.expand(b, self.num_tps, 3, 3)],
@@ -93,7 +100,7 @@ class ThinPlateSpline(nn.Module):
         b = params.shape[0]
         d = kp_driving.view(b, self.num_tps, 1, self.points, 2)
         z = self.grid.view(1, 1, -1, 1, 2)
-        radial = _radial(((z - d) ** 2).sum(-1))  # [B,K,N,P]
+        radial = _radial(squared_distance(z, d))  # [B,K,N,P]
         weights, affine = params[:, :, : self.points], params[:, :, self.points :]
         moved = radial @ weights + self.grid_h @ affine  # [B,K,N,2]
         identity = self.grid.expand(b, 1, -1, 2)
@@ -103,5 +110,5 @@ class ThinPlateSpline(nn.Module):
 
 def heatmaps(kp: torch.Tensor, grid: torch.Tensor, size: int, variance: float) -> torch.Tensor:
     """Gaussian keypoint heatmaps [B,K,size,size] for kp [B,K,2] on `grid` [size*size,2]."""
-    sq = ((grid.view(1, 1, -1, 2) - kp.unsqueeze(2)) ** 2).sum(-1)
+    sq = squared_distance(grid.view(1, 1, -1, 2), kp.unsqueeze(2))
     return torch.exp(-0.5 * sq / variance).view(kp.shape[0], kp.shape[1], size, size)

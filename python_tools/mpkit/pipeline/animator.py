@@ -5,7 +5,7 @@ This is the golden reference the exported artifacts are compared with.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,10 +50,14 @@ class Driving:
 
 
 class Animator:
-    def __init__(self, model: PortraitModel, inpainter: Inpainter | None = None):
+    """`runners` replaces components by name with other callables of the same I/O (tensors in,
+    tuple of tensors out), e.g. exported artifacts run by their host runtime."""
+
+    def __init__(self, model: PortraitModel, inpainter: Inpainter | None = None,
+                 runners: dict[str, Callable[..., tuple[torch.Tensor, ...]]] | None = None):
         self.model = model.eval()
         self.cfg = model.cfg
-        parts = model.components()
+        parts = {**model.components(), **(runners or {})}
         self.keypoints, self.dense_motion = parts["keypoints"], parts["dense_motion"]
         self.synthesis, self.multiview = parts["synthesis"], parts["multiview"]
         self.landmarker = FaceLandmarker()

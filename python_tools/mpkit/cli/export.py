@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from mpkit.cli.animate import resolve_checkpoint
+from mpkit.export import bundle as bundle_lib
+from mpkit.export.pipeline import export as run_export
+
+
+@click.command("export")
+@click.argument("model_id")
+@click.option("--backend", required=True, help="executorch-xnnpack, executorch-vulkan, "
+              "executorch-qnn or tflite")
+@click.option("--recipe", default="fp32", show_default=True, help="quantization/recipes/<name>.yaml")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="bundle folder")
+@click.option("--checkpoint", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="replace a non-empty output folder")
+@click.option("--ignore-gate", is_flag=True, help="keep a bundle that fails its quality gate")
+def export(model_id, backend, recipe, output, checkpoint, force, ignore_gate):
+    """Lower → validate on real faces → bundle (manifest.json + component files)."""
+    result = run_export(model_id, backend, recipe, output, resolve_checkpoint(model_id, checkpoint),
+                        force, ignore_gate, progress=lambda m: click.echo(f"... {m}", err=True))
+    v = result.manifest.validation
+    e2e = v.get("end_to_end")
+    quality = (f"end-to-end PSNR min {e2e['psnr_db_min']} dB over {e2e['frames']} frames"
+               if e2e else "not runnable on this host: validate on a device")
+    click.echo(f"{result.out}: {len(result.manifest.components)} components, {quality}")
+
+
+@click.group("bundle")
+def bundle() -> None:
+    """Inspect and verify bundles."""
+
+
+@bundle.command("verify")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def verify(path: Path, as_json: bool) -> None:
+    """Re-check the manifest schema and every file's sha256."""
+    manifest = bundle_lib.verify(path)
+    if as_json:
+        click.echo(json.dumps(manifest.model_dump(), indent=2))
+        return
+    click.echo(f"{path}: ok ({manifest.model_id}, {manifest.backend}, {manifest.precision}, "
+               f"{len(manifest.components)} components, {len(manifest.helpers)} helpers)")
+
+
+COMMANDS = [export, bundle]

@@ -1,0 +1,110 @@
+"""`mpkit export`: lower every component → validate on real faces → bundle, atomically."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from mpkit.errors import MpkitError
+from mpkit.export import validate
+from mpkit.export.backends import get_backend
+from mpkit.export.bundle import (
+    SCHEMA_VERSION, ComponentEntry, HelperEntry, Manifest, TensorIO, file_entry, prepare_output,
+    publish,
+)
+from mpkit.export.recipes import load_calibration, load_recipe
+from mpkit.media.assets import asset_path, sha256_file
+from mpkit.models import zoo
+from mpkit.models.measure import measure
+
+# The phone runs these every frame too, so they travel in the bundle.
+HELPERS = {"face_detector": "face_detection_short_range.tflite",
+           "face_mesh": "face_landmark.tflite",
+           "segmenter": "selfie_segmentation.tflite"}
+TOOLS = ("torch", "executorch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer", "mpkit")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out: Path
+    manifest: Manifest
+
+
+def _tools() -> dict[str, str]:
+    out = {}
+    for name in TOOLS:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def _io(specs) -> list[TensorIO]:
+    return [TensorIO(name=s.name, shape=list(s.shape), dtype=s.dtype, range=s.range)
+            for s in specs]
+
+
+def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
+           checkpoint: Path | None = None, force: bool = False, ignore_gate: bool = False,
+           progress: Callable[[str], None] = lambda message: None) -> ExportResult:
+    backend = get_backend(backend_name)
+    backend.check_available()
+    recipe = load_recipe(recipe_name)
+    backend.check_precision(recipe)
+    calibration = load_calibration()
+    model = zoo.build(model_id, checkpoint)
+    staging = prepare_output(out, force)
+    try:
+        model.warp.impl = backend.warp
+        progress("eager float reference on the calibration faces")
+        ref = validate.reference(model, calibration)
+        entries, runners = [], {}
+        for name, component in model.components().items():
+            progress(f"lowering {name} for {backend.name}")
+            path = staging / f"{name}{backend.suffix}"
+            calls = ref.calls[name]
+            backend.lower(component, calls[0][0], recipe, [c[0] for c in calls], path)
+            inputs, outputs = component.io_spec()
+            figures = {}
+            if backend.host_runnable:
+                run = backend.host_runner(path)
+                figures = validate.component_figures(ref, name, run, [o.name for o in outputs])
+                runners[name] = validate.as_component(run)
+            entries.append(ComponentEntry(name=name, stage=component.stage, inputs=_io(inputs),
+                                          outputs=_io(outputs), validation=figures,
+                                          **file_entry(path)))
+        summary = {"calibration": calibration.name, "host_validated": backend.host_runnable,
+                   "gate": recipe.gate.model_dump()}
+        if backend.host_runnable:
+            progress("validating the whole pipeline end to end")
+            e2e = validate.end_to_end(model, calibration, ref, runners)
+            passed = bool(e2e["psnr_db_min"] >= recipe.gate.end_to_end_psnr_db)
+            summary.update(end_to_end=e2e, passed=passed)
+            if not passed and not ignore_gate:
+                raise MpkitError(
+                    f"{backend.name}/{recipe.name}: end-to-end PSNR {e2e['psnr_db_min']} dB is "
+                    f"below the recipe's gate of {recipe.gate.end_to_end_psnr_db} dB "
+                    "(--ignore-gate to keep it for experiments)")
+        helpers = []
+        for role, asset in HELPERS.items():
+            shutil.copyfile(asset_path(asset), staging / asset)
+            helpers.append(HelperEntry(name=role, role=role, **file_entry(staging / asset)))
+        stats = measure(model)
+        manifest = Manifest(
+            schema_version=SCHEMA_VERSION, model_id=model_id, backend=backend.name,
+            runtime=backend.runtime, precision=recipe.precision, recipe=recipe.name,
+            warp=backend.warp, trained=model.trained,
+            checkpoint_sha256=sha256_file(checkpoint) if checkpoint else None,
+            frame_gmacs=round(stats.stage_gmacs("frame"), 4), params_m=round(stats.params_m, 3),
+            components=entries, helpers=helpers, validation=summary, tools=_tools(),
+            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        publish(staging, manifest, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportResult(out, manifest)

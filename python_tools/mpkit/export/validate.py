@@ -1,0 +1,111 @@
+"""Validation of exported artifacts against the eager float model on real face frames:
+every component output (SQNR) and the generated frame end to end (PSNR, SSIM)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from mpkit.export.recipes import CalibrationSet
+from mpkit.media.assets import asset_path
+from mpkit.media.image import read_image
+from mpkit.media.video import read_frames
+from mpkit.metrics.image import psnr, ssim
+from mpkit.models.portrait import PortraitModel
+from mpkit.pipeline.animator import Animator
+
+COMPONENT_ATTRS = {"keypoints": "keypoints", "dense_motion": "dense_motion",
+                   "synthesis": "synthesis", "multiview": "multiview"}
+
+
+@dataclass
+class Reference:
+    """What the eager float pipeline did on the calibration faces."""
+
+    calls: dict[str, list[tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]]] = field(
+        default_factory=lambda: {k: [] for k in COMPONENT_ATTRS})
+    images: list[np.ndarray] = field(default_factory=list)
+
+
+def _driving_frames(cal: CalibrationSet) -> list[np.ndarray]:
+    frames = list(read_frames(asset_path(cal.driving.video)))
+    idx = np.linspace(0, len(frames) - 1, cal.driving.frames).round().astype(int)
+    return [frames[i] for i in idx]
+
+
+def run_pipeline(animator: Animator, cal: CalibrationSet, driving: list[np.ndarray]
+                 ) -> list[np.ndarray]:
+    """Every calibration source animated by the calibration driving frames."""
+    from mpkit.landmarks.face import FaceTracker
+
+    views = [driving[i] for i in np.linspace(0, len(driving) - 1, animator.cfg.views)
+             .round().astype(int)]
+    images = []
+    for name in cal.sources:
+        avatar = animator.prepare_source(read_image(asset_path(name)), name=name)
+        drive = animator.prepare_driving(avatar, driving[0], views, name=cal.driving.video)
+        tracker = FaceTracker(animator.landmarker, cal.driving.video)
+        for frame in driving:
+            images.append(animator.frame(avatar, drive, frame, tracker.update(frame).points)[1])
+    return images
+
+
+def _own(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous copy: exporters specialize on strides, and views must not alias."""
+    return t.detach().clone(memory_format=torch.contiguous_format)
+
+
+def reference(model: PortraitModel, cal: CalibrationSet) -> Reference:
+    """Runs the eager pipeline, recording every component call (inputs and outputs)."""
+    ref = Reference()
+    animator = Animator(model)
+    for name, attr in COMPONENT_ATTRS.items():
+        getattr(animator, attr).register_forward_hook(
+            lambda module, args, out, name=name: ref.calls[name].append(
+                (tuple(_own(a) for a in args), tuple(_own(o) for o in out))))
+    ref.images = run_pipeline(animator, cal, _driving_frames(cal))
+    return ref
+
+
+SQNR_CAP_DB = 200.0  # bit-identical outputs
+
+
+def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
+    noise = float(((reference - test) ** 2).sum())
+    signal = float((reference**2).sum())
+    if noise == 0:
+        return SQNR_CAP_DB
+    return min(SQNR_CAP_DB, 10 * np.log10(max(signal, 1e-20) / noise))
+
+
+def as_component(run: Callable[..., list[np.ndarray]]) -> Callable[..., tuple[torch.Tensor, ...]]:
+    """A host runner (numpy) with a component's tensor interface."""
+
+    def call(*inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.from_numpy(np.array(o)) for o in run(*(x.numpy() for x in inputs)))
+
+    return call
+
+
+def component_figures(ref: Reference, name: str, run: Callable[..., list[np.ndarray]],
+                      output_names: list[str]) -> dict[str, float]:
+    """Worst-case SQNR (dB) per output of one artifact over its recorded calls."""
+    worst = {n: SQNR_CAP_DB for n in output_names}
+    for inputs, outputs in ref.calls[name]:
+        got = run(*(x.numpy() for x in inputs))
+        for n, expected, actual in zip(output_names, outputs, got):
+            worst[n] = min(worst[n], sqnr_db(expected.numpy(), np.asarray(actual)))
+    return {f"{n}_sqnr_db": round(v, 2) for n, v in worst.items()}
+
+
+def end_to_end(model: PortraitModel, cal: CalibrationSet, ref: Reference,
+               runners: dict[str, Callable[..., tuple[torch.Tensor, ...]]]) -> dict[str, float]:
+    """The whole pipeline with artifacts in place of components, against eager float."""
+    images = run_pipeline(Animator(model, runners=runners), cal, _driving_frames(cal))
+    psnrs = [psnr(a, b) for a, b in zip(images, ref.images)]
+    return {"frames": len(images), "psnr_db_min": round(min(psnrs), 2),
+            "psnr_db_mean": round(float(np.mean(psnrs)), 2),
+            "ssim_min": round(min(ssim(a, b) for a, b in zip(images, ref.images)), 5)}
