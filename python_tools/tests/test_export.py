@@ -12,10 +12,25 @@ from mpkit.export.pipeline import export
 from mpkit.export.recipes import load_calibration, load_recipe
 
 
+_bundles = {}
+
+
+def _bundle(backend, tmp_path_factory):
+    """Each backend's fp32 bundle, exported once for the whole module."""
+    if backend not in _bundles:
+        _bundles[backend] = export("mp-tiny", backend, "fp32",
+                                   tmp_path_factory.mktemp("bundles") / backend)
+    return _bundles[backend]
+
+
 @pytest.fixture(scope="module", params=["executorch-xnnpack", "tflite"])
 def exported(request, asset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("bundles") / request.param
-    return export("mp-tiny", request.param, "fp32", out)
+    return _bundle(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def tflite_bundle(asset, tmp_path_factory):
+    return _bundle("tflite", tmp_path_factory)
 
 
 def test_fp32_bundle_matches_eager_float(exported):
@@ -31,14 +46,12 @@ def test_fp32_bundle_matches_eager_float(exported):
     assert bundle.verify(exported.out).model_id == "mp-tiny"
 
 
-def test_tflite_bundle_has_no_gather_nd(exported):
-    if exported.manifest.runtime != "litert":
-        pytest.skip("TFLite-only check")
+def test_tflite_bundle_has_no_gather_nd(tflite_bundle):
     from ai_edge_litert.interpreter import Interpreter
 
-    for c in exported.manifest.components:
+    for c in tflite_bundle.manifest.components:
         ops = {op["op_name"] for op in Interpreter(
-            model_path=str(exported.out / c.file))._get_ops_details()}
+            model_path=str(tflite_bundle.out / c.file))._get_ops_details()}
         assert "GATHER_ND" not in ops and "BROADCAST_TO" not in ops, c.name
 
 
