@@ -1,0 +1,327 @@
+"""A virtual Android device: its folder, properties, packages, faults, and the commands its
+shell answers. Everything a harness reads says it is virtual; host figures are labelled so."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import platform
+import shlex
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from mpkit import __version__
+from mpkit.vdevice.shell import Command, Result, Shell, tokenize
+from mpkit.vdevice.sync import SyncService
+from mpkit.vdevice.transport import Service, Stream
+
+FEATURES = "shell_v2,cmd,stat_v2,fixed_push_mkdir,apex,fixed_push_symlink_timestamp"
+APP_PACKAGE = "org.mpkit.bench"
+
+
+@dataclass
+class Faults:
+    """Injected for tests: each is off by default."""
+
+    unauthorized: bool = False
+    storage_limit_bytes: int | None = None  # pushes beyond this fail with ENOSPC
+    drop_link_on: str | None = None  # drop the connection when a command contains this
+    hang_on: str | None = None  # never answer a command that contains this
+    delay_s: float = 0.0  # answer every command this much later
+
+
+@dataclass
+class VirtualDevice:
+    root: Path
+    serial: str
+    model: str = "VirtualPhone"
+    faults: Faults = field(default_factory=Faults)
+    packages: dict[str, str] = field(default_factory=dict)  # package → apk sha256
+    on_drop: list = field(default_factory=list)  # callbacks that drop the live transports
+
+    def __post_init__(self):
+        for folder in ("data/local/tmp", "sdcard", f"data/data/{APP_PACKAGE}/files"):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+
+    # -- identity ------------------------------------------------------------------------
+    @property
+    def props(self) -> dict[str, str]:
+        return {
+            "ro.product.model": self.model, "ro.product.name": "vdev",
+            "ro.product.device": "vdev", "ro.product.manufacturer": "mpkit",
+            "ro.product.brand": "mpkit", "ro.serialno": self.serial,
+            "ro.product.cpu.abi": "x86_64", "ro.build.version.release": "14",
+            "ro.build.version.sdk": "34", "ro.hardware": "virtual",
+            "ro.soc.manufacturer": "host", "ro.soc.model": platform.processor() or "x86_64",
+            "ro.build.fingerprint": f"mpkit/vdev/virtual:14/MPKIT/{__version__}:user/virtual",
+            "ro.kernel.qemu": "0", "ro.mpkit.virtual": "1",
+        }
+
+    def banner(self) -> bytes:
+        props = ";".join(f"{k}={self.props[k]}" for k in
+                         ("ro.product.name", "ro.product.model", "ro.product.device"))
+        return f"device::{props};features={FEATURES}".encode()
+
+    # -- files -----------------------------------------------------------------------------
+    def resolve(self, path: str, cwd: str = "/") -> Path | None:
+        """A device path inside this device's folder; None if it would leave it."""
+        p = PurePosixPath(cwd) / path
+        parts = []
+        for part in p.parts[1:]:
+            if part == "..":
+                if not parts:
+                    return None
+                parts.pop()
+            elif part not in (".", ""):
+                parts.append(part)
+        return self.root.joinpath(*parts)
+
+    def used_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
+
+    def check_space(self, extra: int) -> None:
+        limit = self.faults.storage_limit_bytes
+        if limit is not None and self.used_bytes() + extra > limit:
+            raise OSError(28, "No space left on device")
+
+    def read(self, path: str) -> bytes:
+        local = self.resolve(path)
+        return local.read_bytes() if local and local.is_file() else b""
+
+    def write(self, path: str, data: bytes, append: bool = False) -> None:
+        local = self.resolve(path)
+        if local is not None:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with open(local, "ab" if append else "wb") as f:
+                f.write(data)
+
+    # -- services --------------------------------------------------------------------------
+    def open_service(self, name: str) -> Service | None:
+        if name == "sync:":
+            return SyncService(self)
+        if name.startswith("shell"):
+            head, _, command = name.partition(":")
+            return self._shell_service(command, v2="v2" in head.split(","))
+        if name.startswith("exec:"):
+            return self._exec_service(name[len("exec:"):])
+        return None
+
+    def _shell_service(self, command: str, v2: bool) -> Service:
+        from mpkit.vdevice.protocol import EXIT, STDERR, STDOUT, shell_packet
+
+        async def serve(stream: Stream) -> None:
+            result = await self.run(command)
+            if v2:
+                packets = b""
+                if result.out:
+                    packets += shell_packet(STDOUT, result.out)
+                if result.err:
+                    packets += shell_packet(STDERR, result.err)
+                await stream.write(packets + shell_packet(EXIT, bytes([result.rc & 0xFF])))
+            else:
+                await stream.write(result.out + result.err)
+
+        return serve
+
+    def _exec_service(self, command: str) -> Service:
+        async def serve(stream: Stream) -> None:
+            parts = tokenize(command)
+            if parts[:3] == ["cmd", "package", "install"] and "-S" in parts:
+                size = int(parts[parts.index("-S") + 1])
+                apk = await stream.read_exactly(size)
+                await stream.write(self.install(apk))
+                return
+            result = await self.run(command)
+            await stream.write(result.out + result.err)
+
+        return serve
+
+    # -- commands --------------------------------------------------------------------------
+    async def run(self, line: str, cwd: str = "/") -> Result:
+        f = self.faults
+        if f.delay_s:
+            await asyncio.sleep(f.delay_s)
+        if f.hang_on and f.hang_on in line:
+            await asyncio.Event().wait()
+        if f.drop_link_on and f.drop_link_on in line:
+            for drop in list(self.on_drop):
+                await drop()
+            await asyncio.Event().wait()
+        return await Shell(lambda name: self._command(name, cwd), _Files(self, cwd)).run(line)
+
+    def _command(self, name: str, cwd: str) -> Command | None:
+        table = Commands(self, cwd)
+        return getattr(table, f"cmd_{name.replace('-', '_')}", None)
+
+    def install(self, apk: bytes) -> bytes:
+        if not apk.startswith(b"PK"):
+            return b"Failure [INSTALL_PARSE_FAILED_NOT_APK: not an APK]\n"
+        self.packages[APP_PACKAGE] = hashlib.sha256(apk).hexdigest()
+        return b"Success\n"
+
+
+@dataclass
+class _Files:
+    """Redirections relative to the shell's working folder."""
+
+    device: VirtualDevice
+    cwd: str
+
+    def read(self, path: str) -> bytes:
+        local = self.device.resolve(path, self.cwd)
+        return local.read_bytes() if local and local.is_file() else b""
+
+    def write(self, path: str, data: bytes, append: bool = False) -> None:
+        local = self.device.resolve(path, self.cwd)
+        if local is not None:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with open(local, "ab" if append else "wb") as fh:
+                fh.write(data)
+
+
+class Commands:
+    """The commands the virtual shell knows; each returns a Result."""
+
+    def __init__(self, device: VirtualDevice, cwd: str):
+        self.d, self.cwd = device, cwd
+
+    def _path(self, p: str) -> Path | None:
+        return self.d.resolve(p, self.cwd)
+
+    async def cmd_true(self, args, stdin):
+        return Result()
+
+    async def cmd_false(self, args, stdin):
+        return Result(rc=1)
+
+    async def cmd_echo(self, args, stdin):
+        return Result((" ".join(args) + "\n").encode())
+
+    async def cmd_getprop(self, args, stdin):
+        props = self.d.props
+        if args:
+            return Result((props.get(args[0], "") + "\n").encode())
+        return Result("".join(f"[{k}]: [{v}]\n" for k, v in sorted(props.items())).encode())
+
+    async def cmd_id(self, args, stdin):
+        return Result(b"uid=2000(shell) gid=2000(shell)\n")
+
+    async def cmd_cat(self, args, stdin):
+        if not args:
+            return Result(stdin)
+        out, err, rc = b"", b"", 0
+        for a in args:
+            p = self._path(a)
+            if p is None or not p.is_file():
+                err += f"cat: {a}: No such file or directory\n".encode()
+                rc = 1
+            else:
+                out += p.read_bytes()
+        return Result(out, err, rc)
+
+    async def cmd_ls(self, args, stdin):
+        paths = [a for a in args if not a.startswith("-")] or ["."]
+        out, err, rc = [], b"", 0
+        for a in paths:
+            p = self._path(a)
+            if p is None or not p.exists():
+                err += f"ls: {a}: No such file or directory\n".encode()
+                rc = 1
+            elif p.is_dir():
+                out += sorted(e.name for e in p.iterdir())
+            else:
+                out.append(a)
+        return Result("".join(f"{n}\n" for n in out).encode(), err, rc)
+
+    async def cmd_mkdir(self, args, stdin):
+        for a in (a for a in args if not a.startswith("-")):
+            p = self._path(a)
+            if p is None:
+                return Result(err=f"mkdir: {a}: Permission denied\n".encode(), rc=1)
+            p.mkdir(parents=True, exist_ok=True)
+        return Result()
+
+    async def cmd_rm(self, args, stdin):
+        force = any(a.startswith("-") and "f" in a for a in args)
+        rc, err = 0, b""
+        for a in (a for a in args if not a.startswith("-")):
+            p = self._path(a)
+            if p is None or not p.exists():
+                if not force:
+                    err += f"rm: {a}: No such file or directory\n".encode()
+                    rc = 1
+            elif p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        return Result(err=err, rc=rc)
+
+    async def cmd_sha256sum(self, args, stdin):
+        out, err, rc = b"", b"", 0
+        for a in args:
+            p = self._path(a)
+            if p is None or not p.is_file():
+                err += f"sha256sum: {a}: No such file or directory\n".encode()
+                rc = 1
+            else:
+                out += f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {a}\n".encode()
+        return Result(out, err, rc)
+
+    async def cmd_df(self, args, stdin):
+        limit = self.d.faults.storage_limit_bytes
+        total = limit if limit is not None else shutil.disk_usage(self.d.root).total
+        used = self.d.used_bytes()
+        free = max(0, total - used) if limit is not None else shutil.disk_usage(self.d.root).free
+        k = lambda n: n // 1024  # noqa: E731
+        return Result((f"Filesystem 1K-blocks Used Available Use% Mounted on\n"
+                       f"/dev/vdev {k(total)} {k(used)} {k(free)} "
+                       f"{100 * used // max(total, 1)}% /data\n").encode())
+
+    async def cmd_sleep(self, args, stdin):
+        await asyncio.sleep(float(args[0]) if args else 0)
+        return Result()
+
+    async def cmd_pm(self, args, stdin):
+        if args[:1] == ["install"]:
+            path = next((a for a in reversed(args) if not a.startswith("-")), "")
+            p = self._path(path)
+            if p is None or not p.is_file():
+                return Result(b"Failure [INSTALL_FAILED_INVALID_URI]\n", rc=1)
+            return Result(self.d.install(p.read_bytes()))
+        if args[:2] == ["list", "packages"]:
+            return Result("".join(f"package:{p}\n" for p in self.d.packages).encode())
+        if args[:1] == ["path"] and args[1:2] and args[1] in self.d.packages:
+            return Result(f"package:/data/app/{args[1]}/base.apk\n".encode())
+        return Result(err=b"pm: unsupported on the virtual device\n", rc=1)
+
+    async def cmd_wm(self, args, stdin):
+        return Result(b"Physical size: 1080x2400\n")
+
+    async def cmd_settings(self, args, stdin):
+        return Result(b"null\n")
+
+    async def cmd_uname(self, args, stdin):
+        return Result(f"{platform.system()} (virtual device on this host)\n".encode())
+
+    async def cmd_logcat(self, args, stdin):
+        log = self.d.root / "logcat.txt"
+        return Result(log.read_bytes() if log.is_file() else b"")
+
+    async def cmd_run_as(self, args, stdin):
+        if not args or args[0] not in self.d.packages:
+            pkg = args[0] if args else ""
+            return Result(err=f"run-as: unknown package: {pkg}\n".encode(), rc=1)
+        shell = Shell(lambda n: self.d._command(n, f"/data/data/{args[0]}"),
+                      _Files(self.d, f"/data/data/{args[0]}"))
+        return await shell.run(" ".join(_quote(a) for a in args[1:]), stdin)
+
+    async def cmd_dumpsys(self, args, stdin):
+        from mpkit.vdevice.host_state import dumpsys
+
+        return Result(dumpsys(args, os.getpid()).encode())
+
+
+def _quote(word: str) -> str:
+    return shlex.quote(word)

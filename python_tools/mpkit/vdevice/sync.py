@@ -1,0 +1,113 @@
+"""The sync service (push, pull, stat, list) over a virtual device's folder."""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+from mpkit.vdevice.transport import Stream
+
+CHUNK = 64 * 1024
+STAT_V1 = struct.Struct("<4s3I")
+STAT_V2 = struct.Struct("<4sIQQIIIIQqqq")
+DENT = struct.Struct("<4s4I")
+ENOENT = 2
+
+
+class SyncService:
+    """`files.resolve(device_path)` maps a device path into the device's folder (or None);
+    `files.check_space(n)` raises OSError when n more bytes do not fit."""
+
+    def __init__(self, files):
+        self.files = files
+
+    async def __call__(self, stream: Stream) -> None:
+        while True:
+            head = await stream.read_exactly(8)
+            request, length = head[:4], struct.unpack("<I", head[4:])[0]
+            arg = (await stream.read_exactly(length)).decode(errors="replace") if length else ""
+            if request == b"QUIT":
+                return
+            handler = {b"STAT": self._stat, b"STA2": self._stat2, b"LST2": self._stat2,
+                       b"LIST": self._list, b"SEND": self._send, b"RECV": self._recv}.get(request)
+            if handler is None:
+                await _fail(stream, f"unknown sync request {request!r}")
+                return
+            await handler(stream, arg, request)
+
+    async def _stat(self, stream: Stream, path: str, _req: bytes) -> None:
+        local = self.files.resolve(path)
+        if local is None or not local.exists():
+            await stream.write(STAT_V1.pack(b"STAT", 0, 0, 0))
+            return
+        st = local.stat()
+        await stream.write(STAT_V1.pack(b"STAT", st.st_mode, st.st_size, int(st.st_mtime)))
+
+    async def _stat2(self, stream: Stream, path: str, request: bytes) -> None:
+        local = self.files.resolve(path)
+        if local is None or not local.exists():
+            await stream.write(STAT_V2.pack(request, ENOENT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+            return
+        st = local.stat()
+        await stream.write(STAT_V2.pack(request, 0, 0, st.st_ino, st.st_mode, st.st_nlink, 0, 0,
+                                        st.st_size, int(st.st_atime), int(st.st_mtime),
+                                        int(st.st_ctime)))
+
+    async def _list(self, stream: Stream, path: str, _req: bytes) -> None:
+        local = self.files.resolve(path)
+        if local is not None and local.is_dir():
+            for entry in sorted(local.iterdir()):
+                st = entry.stat()
+                name = entry.name.encode()
+                await stream.write(DENT.pack(b"DENT", st.st_mode, st.st_size, int(st.st_mtime),
+                                             len(name)) + name)
+        await stream.write(b"DONE" + bytes(16))
+
+    async def _send(self, stream: Stream, arg: str, _req: bytes) -> None:
+        path, _, mode = arg.rpartition(",")
+        local = self.files.resolve(path)
+        chunks, failure = [], None
+        while True:
+            kind = await stream.read_exactly(4)
+            size = struct.unpack("<I", await stream.read_exactly(4))[0]
+            if kind == b"DONE":
+                mtime = size
+                break
+            if kind != b"DATA":
+                await _fail(stream, f"unexpected {kind!r} in SEND")
+                return
+            chunks.append(await stream.read_exactly(size))
+        data = b"".join(chunks)
+        if local is None:
+            failure = f"{path}: Permission denied"
+        else:
+            try:
+                self.files.check_space(len(data))
+                local.parent.mkdir(parents=True, exist_ok=True)
+                tmp = local.with_name(f".{local.name}.partial")
+                tmp.write_bytes(data)
+                os.chmod(tmp, int(mode or "644") & 0o777 or 0o644)
+                os.replace(tmp, local)
+                os.utime(local, (mtime, mtime))
+            except OSError as e:
+                failure = f"{path}: {e.strerror or e}"
+        if failure:
+            await _fail(stream, failure)
+        else:
+            await stream.write(b"OKAY" + bytes(4))
+
+    async def _recv(self, stream: Stream, path: str, _req: bytes) -> None:
+        local = self.files.resolve(path)
+        if local is None or not local.is_file():
+            await _fail(stream, f"remote object '{path}' does not exist")
+            return
+        with open(local, "rb") as f:
+            while block := f.read(CHUNK):
+                await stream.write(b"DATA" + struct.pack("<I", len(block)) + block)
+        await stream.write(b"DONE" + bytes(4))
+
+
+async def _fail(stream: Stream, message: str) -> None:
+    data = message.encode()
+    await stream.write(b"FAIL" + struct.pack("<I", len(data)) + data)
