@@ -27,9 +27,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mpkit.cli import animate, assets, demo, evaluate, export, landmarks, models, train
+    from mpkit.cli import (
+        animate, assets, demo, devices, evaluate, export, landmarks, models, train,
+    )
 
-    for module in (assets, models, landmarks, animate, demo, train, evaluate, export):
+    for module in (assets, models, landmarks, animate, demo, train, evaluate, export, devices):
         for command in module.COMMANDS:
             cli.add_command(command)
 

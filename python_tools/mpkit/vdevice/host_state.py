@@ -48,6 +48,8 @@ def dumpsys(args: list[str], pid: int) -> str:
         return (f"Applications Memory Usage (in Kilobytes):\n** MEMINFO in pid {pid} "
                 f"[{args[1] if len(args) > 1 else 'host'}] **\n"
                 f"           TOTAL PSS: {value}   (host-measured: virtual device)\n")
+    if service == "SurfaceFlinger":
+        return "GLES: none (virtual device: runs bundles with the host CPU runtimes)\n"
     if service == "display":
         return "mDisplayInfos:\n  orientation=0\n"
     return f"Can't find service: {service}\n"
