@@ -9,9 +9,11 @@ venv=$root/.venv
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# System libraries (tflite-support's metadata writers need libusb).
+# System packages: libusb (tflite-support's metadata writers), Debian's adb 29 (the device
+# tests run against it and against the adb 36 that the adbutils wheel ships).
 need_apt=()
 ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0' || need_apt+=(libusb-1.0-0)
+[ -x /usr/bin/adb ] || need_apt+=(adb)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing ${need_apt[*]}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import shlex
-import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -108,7 +107,7 @@ def connect(serial: str | None = None, adb: str | None = None) -> Device:
             raise MultipleDevices(f"{len(infos)} devices attached "
                                   f"({', '.join(i.serial for i in infos)}): pass --serial")
         info = infos[0]
-    if info.state == "unauthorized":
+    if info.state in ("unauthorized", "authorizing"):
         raise Unauthorized(f"{info.serial} is unauthorized: accept the USB debugging prompt on "
                            "the device")
     if info.state != "device":
@@ -129,7 +128,7 @@ class Device:
             r = self._d.shell2(command, timeout=timeout, v2=True)
         except AdbTimeout as e:
             raise DeviceTimeout(f"{self.serial}: `{command}` took longer than {timeout:.0f} s") from e
-        except (AdbError, OSError, socket.error) as e:
+        except (AdbError, OSError, EOFError) as e:
             raise LinkLost(f"{self.serial}: link lost during `{command}` ({e})") from e
         result = ShellResult(r.returncode, r.stdout, r.stderr)
         if check and result.rc != 0:
@@ -151,18 +150,23 @@ class Device:
         try:
             self._d.sync.push(str(local), remote)
         except AdbError as e:
-            if "No space left" in str(e):
-                raise StorageFull(f"{self.serial}: no space left for {remote} "
-                                  f"({Path(local).stat().st_size} bytes)") from e
-            raise LinkLost(f"{self.serial}: push of {local} failed ({e})") from e
-        except OSError as e:
+            if "FAIL" not in str(e):
+                raise LinkLost(f"{self.serial}: link lost pushing {local} ({e})") from e
+            # The device refused the file (adbutils drops its reason): diagnose the usual one.
+            size = Path(local).stat().st_size
+            free = dumpsys.free_storage_mb(self.shell(["df", "/data"], check=False).out)
+            if free is not None and free * 1024 * 1024 < size:
+                raise StorageFull(f"{self.serial}: no space left for {remote} ({size} bytes, "
+                                  f"{free:.1f} MB free)") from e
+            raise CommandFailed(f"{self.serial}: the device refused {remote}") from e
+        except (OSError, EOFError) as e:
             raise LinkLost(f"{self.serial}: link lost pushing {local} ({e})") from e
 
     @_retry()
     def pull(self, remote: str, local: Path) -> None:
         try:
             self._d.sync.pull(remote, str(local))
-        except (AdbError, OSError) as e:
+        except (AdbError, OSError, EOFError) as e:
             raise LinkLost(f"{self.serial}: pull of {remote} failed ({e})") from e
 
     def read_app_file(self, package: str, path: str) -> str:

@@ -45,6 +45,8 @@ class DeviceHost:
             run.transports.add(transport)
             try:
                 await transport.run()
+            except asyncio.CancelledError:
+                pass  # the link was dropped on purpose (fault injection) or the host stopped
             finally:
                 run.transports.discard(transport)
 

@@ -17,7 +17,7 @@ from mpkit.vdevice.protocol import (
     parse_header,
 )
 
-AUTH_TOKEN = 1
+AUTH_TOKEN, AUTH_SIGNATURE = 1, 2
 
 
 class StreamClosed(Exception):
@@ -130,6 +130,11 @@ class Transport:
                 await self.send(Message(A_AUTH, AUTH_TOKEN, 0, b"\0" * 20))
                 return
             await self.send(Message(A_CNXN, VERSION, MAX_PAYLOAD, self.banner))
+        elif command == A_AUTH:
+            # An unauthorized device rejects every signature; the host then offers its public
+            # key, and the device waits for a user who never accepts (state "unauthorized").
+            if arg0 == AUTH_SIGNATURE:
+                await self.send(Message(A_AUTH, AUTH_TOKEN, 0, b"\0" * 20))
         elif command == A_OPEN:
             service = self.open_service(data.rstrip(b"\0").decode(errors="replace"))
             if service is None:

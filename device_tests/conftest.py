@@ -1,0 +1,52 @@
+"""Device tests: run against `--serial S` on any adb server, or (default) against virtual
+devices this fixture starts behind a private real adb server, once per adb binary."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from mpkit.device import adb as device_lib
+from mpkit.vdevice.control import bundled_adb
+from mpkit.vdevice.daemon import Fleet
+
+DEBIAN_ADB = "/usr/bin/adb"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--serial", help="run against this real device instead of virtual ones")
+    parser.addoption("--adb-server", help="HOST:PORT of the adb server for --serial")
+
+
+def _binaries():
+    found = [("adbutils-adb", bundled_adb())]
+    if shutil.which(DEBIAN_ADB):
+        found.append(("debian-adb", DEBIAN_ADB))
+    return found
+
+
+@pytest.fixture(scope="session", params=_binaries(), ids=lambda b: b[0])
+def fleet(request):
+    """Two virtual devices behind a private adb server run by one of the adb binaries."""
+    if request.config.getoption("--serial"):
+        pytest.skip("a real device was given with --serial")
+    fleet = Fleet(2, request.param[1])
+    yield fleet
+    fleet.stop()
+
+
+@pytest.fixture()
+def adb_addr(fleet):
+    return f"127.0.0.1:{fleet.server.port}"
+
+
+@pytest.fixture()
+def device(request, fleet):
+    """A connected Device: the --serial one, or the first virtual device (faults reset)."""
+    serial = request.config.getoption("--serial")
+    if serial:
+        return device_lib.connect(serial, request.config.getoption("--adb-server"))
+    target = fleet.running[0].device
+    target.faults.__init__()
+    return device_lib.connect(target.serial, f"127.0.0.1:{fleet.server.port}")

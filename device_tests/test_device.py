@@ -1,0 +1,109 @@
+"""The Device layer against a device driven through a real adb server."""
+
+import hashlib
+import os
+import time
+
+import pytest
+
+from mpkit.device import adb as device_lib
+from mpkit.device.errors import (
+    CommandFailed, DeviceTimeout, LinkLost, MultipleDevices, NoDevice, StorageFull, Unauthorized,
+)
+
+
+def test_info_names_a_virtual_device(device):
+    info = device.info()
+    assert info.serial == device.serial and info.abi
+    assert info.virtual is True and "virtual" in info.fingerprint
+    assert info.free_storage_mb is not None and info.free_storage_mb > 0
+
+
+def test_shell_exit_codes_and_streams(device):
+    assert device.shell(["echo", "hello"]).out == "hello\n"
+    r = device.shell(["no-such-command"], check=False)
+    assert r.rc == 127 and "not found" in r.err
+    with pytest.raises(CommandFailed, match="exited 1"):
+        device.shell(["false"])
+
+
+def test_metacharacters_are_quoted_not_executed(device):
+    name = "/data/local/tmp/x; rm -rf /data $(reboot) `id` && echo pwned | cat"
+    r = device.shell(["echo", name])
+    assert r.out == name + "\n"
+    assert "pwned\n" != r.out and device.shell(["ls", "/data/local"]).out.strip() == "tmp"
+
+
+def test_push_pull_roundtrip(device, tmp_path):
+    data = os.urandom(3_000_000)
+    src = tmp_path / "blob.bin"
+    src.write_bytes(data)
+    device.push(src, "/data/local/tmp/blob.bin")
+    line = device.shell(["sha256sum", "/data/local/tmp/blob.bin"]).out
+    assert line.split()[0] == hashlib.sha256(data).hexdigest()
+    device.pull("/data/local/tmp/blob.bin", tmp_path / "back.bin")
+    assert (tmp_path / "back.bin").read_bytes() == data
+
+
+def test_install_and_run_as(device, tmp_path, fleet):
+    apk = tmp_path / "app.apk"
+    apk.write_bytes(b"PK\x03\x04" + os.urandom(4096))
+    device.install(apk)
+    assert "org.mpkit.bench" in device.shell(["pm", "list", "packages"]).out
+    fleet.running[0].device.write("/data/data/org.mpkit.bench/files/r.json", b'{"ok": 1}')
+    assert device.read_app_file("org.mpkit.bench", "files/r.json") == '{"ok": 1}'
+
+
+def test_thermal_battery_memory_are_parsed_or_unknown(device):
+    assert isinstance(device.thermal_c(), dict)
+    battery = device.battery()
+    assert battery["present"] is False and battery["level_pct"] is None
+    assert device.pss_mb("org.mpkit.bench") is None or device.pss_mb("org.mpkit.bench") > 0
+
+
+def test_two_devices_and_no_serial(adb_addr):
+    with pytest.raises(MultipleDevices, match="2 devices attached.*pass --serial"):
+        device_lib.connect(None, adb_addr)
+
+
+def test_unknown_serial_and_no_server():
+    with pytest.raises(NoDevice, match="cannot reach the adb server"):
+        device_lib.connect(None, "127.0.0.1:9")
+
+
+def test_storage_full(device, fleet, tmp_path):
+    fleet.running[0].device.faults.storage_limit_bytes = 1_000_000
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(2_000_000))
+    with pytest.raises(StorageFull, match="no space left"):
+        device.push(big, "/data/local/tmp/big.bin")
+
+
+def test_hung_command_times_out(device, fleet):
+    fleet.running[0].device.faults.hang_on = "sleepy"
+    with pytest.raises(DeviceTimeout, match="took longer than 2 s"):
+        device.shell(["echo", "sleepy"], timeout=2)
+
+
+def test_unauthorized_device(fleet):
+    target = fleet.host.start(1)[0]
+    target.device.faults.unauthorized = True
+    fleet.server.run("connect", target.device.serial)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        states = {i.serial: i.state for i in device_lib.list_devices(
+            f"127.0.0.1:{fleet.server.port}")}
+        if states.get(target.device.serial) in ("unauthorized", "authorizing"):
+            break
+        time.sleep(0.2)
+    try:
+        with pytest.raises(Unauthorized, match="accept the USB debugging prompt"):
+            device_lib.connect(target.device.serial, f"127.0.0.1:{fleet.server.port}")
+    finally:
+        fleet.server.run("disconnect", target.device.serial)
+
+
+def test_link_dropped_mid_command(device, fleet):
+    fleet.running[0].device.faults.drop_link_on = "dropme"
+    with pytest.raises(LinkLost, match="link lost"):
+        device.shell(["echo", "dropme"], timeout=10)
