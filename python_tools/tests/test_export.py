@@ -41,7 +41,8 @@ def test_fp32_bundle_matches_eager_float(exported):
     assert names == ["keypoints", "dense_motion", "synthesis", "multiview"]
     for c in m.components:
         assert all(v >= 60 for v in c.validation.values()), (c.name, c.validation)
-    assert {h.role for h in m.helpers} == {"face_detector", "face_mesh", "segmenter"}
+    assert {h.role for h in m.helpers} == {"face_detector", "face_mesh", "segmenter",
+                                           "sample_source", "sample_driving"}
     assert m.warp == ("embed" if m.runtime == "litert" else "grid_sample")
     assert bundle.verify(exported.out).model_id == "mp-tiny"
 

@@ -21,10 +21,13 @@ from mpkit.media.assets import asset_path, sha256_file
 from mpkit.models import zoo
 from mpkit.models.measure import measure
 
-# The phone runs these every frame too, so they travel in the bundle.
-HELPERS = {"face_detector": "face_detection_short_range.tflite",
-           "face_mesh": "face_landmark.tflite",
-           "segmenter": "selfie_segmentation.tflite"}
+# The phone runs these every frame too, so they travel in the bundle; with the fixed sample
+# photo and driving clip the app renders for on-device quality checks.
+HELPERS = {"face_detector": ("face_detection_short_range.tflite", "litert"),
+           "face_mesh": ("face_landmark.tflite", "litert"),
+           "segmenter": ("selfie_segmentation.tflite", "litert"),
+           "sample_source": ("obama.jpg", "media"),
+           "sample_driving": ("carphone.mp4", "media")}
 TOOLS = ("torch", "executorch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer", "mpkit")
 
 
@@ -91,9 +94,10 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
                     f"below the recipe's gate of {recipe.gate.end_to_end_psnr_db} dB "
                     "(--ignore-gate to keep it for experiments)")
         helpers = []
-        for role, asset in HELPERS.items():
+        for role, (asset, runtime) in HELPERS.items():
             shutil.copyfile(asset_path(asset), staging / asset)
-            helpers.append(HelperEntry(name=role, role=role, **file_entry(staging / asset)))
+            helpers.append(HelperEntry(name=role, role=role, runtime=runtime,
+                                       **file_entry(staging / asset)))
         stats = measure(model)
         manifest = Manifest(
             schema_version=SCHEMA_VERSION, model_id=model_id, backend=backend.name,

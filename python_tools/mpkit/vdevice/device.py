@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from mpkit import __version__
+from mpkit.bench.protocol import APP_PACKAGE, BENCH_ACTIVITY, RESULTS_DIR, BenchRequest
 from mpkit.vdevice.shell import Command, Result, Shell, tokenize
 from mpkit.vdevice.sync import SyncService
 from mpkit.vdevice.transport import Service, Stream
 
 FEATURES = "shell_v2,cmd,stat_v2,fixed_push_mkdir,apex,fixed_push_symlink_timestamp"
-APP_PACKAGE = "org.mpkit.bench"
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Faults:
     drop_link_on: str | None = None  # drop the connection when a command contains this
     hang_on: str | None = None  # never answer a command that contains this
     delay_s: float = 0.0  # answer every command this much later
+    crash_app: bool = False  # the benchmark activity dies before writing a result
 
 
 @dataclass
@@ -40,6 +41,7 @@ class VirtualDevice:
     faults: Faults = field(default_factory=Faults)
     packages: dict[str, str] = field(default_factory=dict)  # package → apk sha256
     on_drop: list = field(default_factory=list)  # callbacks that drop the live transports
+    workers: list = field(default_factory=list)  # benchmark processes started by `am start`
 
     def __post_init__(self):
         for folder in ("data/local/tmp", "sdcard", f"data/data/{APP_PACKAGE}/files"):
@@ -154,6 +156,32 @@ class VirtualDevice:
     def _command(self, name: str, cwd: str) -> Command | None:
         table = Commands(self, cwd)
         return getattr(table, f"cmd_{name.replace('-', '_')}", None)
+
+    def launch_benchmark(self, extras: dict) -> None:
+        """The app's BenchmarkActivity: a separate process runs the bundle with the host
+        runtimes and writes files/bench/<run_id>.json."""
+        import json
+        import subprocess
+        import sys
+
+        request = BenchRequest(**extras)
+        results = self.root / "data/data" / APP_PACKAGE / RESULTS_DIR
+        results.mkdir(parents=True, exist_ok=True)
+        if self.faults.crash_app:
+            self.log("E AndroidRuntime: FATAL EXCEPTION: main\nE AndroidRuntime: Process: "
+                     f"{APP_PACKAGE}, PID: 4242\nE AndroidRuntime: java.lang.IllegalStateException:"
+                     " injected crash (virtual device fault)")
+            return
+        bundle = self.resolve(request.bundle_dir)
+        log = open(results / f"{request.run_id}.log", "w")
+        self.workers.append(subprocess.Popen(
+            [sys.executable, "-m", "mpkit.vdevice.bench_worker", "--request",
+             json.dumps(request.model_dump()), "--bundle", str(bundle), "--results", str(results)],
+            stdout=log, stderr=log))
+
+    def log(self, text: str) -> None:
+        with open(self.root / "logcat.txt", "a") as f:
+            f.write(text + "\n")
 
     def install(self, apk: bytes) -> bytes:
         if not apk.startswith(b"PK"):
@@ -317,10 +345,40 @@ class Commands:
                       _Files(self.d, f"/data/data/{args[0]}"))
         return await shell.run(" ".join(_quote(a) for a in args[1:]), stdin)
 
+    async def cmd_am(self, args, stdin):
+        if args[:1] != ["start"]:
+            return Result(err=b"am: only `am start` is available on the virtual device\n", rc=1)
+        component, extras = _intent(args[1:])
+        if component != BENCH_ACTIVITY or APP_PACKAGE not in self.d.packages:
+            return Result(f"Starting: Intent {{ cmp={component} }}\n".encode(),
+                          f"Error type 3\nError: Activity class {{{component}}} does not "
+                          "exist.\n".encode(), rc=1)
+        try:
+            self.d.launch_benchmark(extras)
+        except ValueError as e:
+            return Result(err=f"am: bad intent extras: {e}\n".encode(), rc=1)
+        return Result(f"Starting: Intent {{ cmp={component} }}\nStatus: ok\n"
+                      "LaunchState: COLD\n".encode())
+
     async def cmd_dumpsys(self, args, stdin):
         from mpkit.vdevice.host_state import dumpsys
 
         return Result(dumpsys(args, os.getpid()).encode())
+
+
+def _intent(args: list[str]) -> tuple[str, dict]:
+    """`-n component` and typed extras (--es/--ei/--ef/--ez) of `am start`."""
+    component, extras, i = "", {}, 0
+    cast = {"--es": str, "--ei": int, "--ef": float, "--ez": lambda v: v == "true"}
+    while i < len(args):
+        if args[i] == "-n" and i + 1 < len(args):
+            component, i = args[i + 1], i + 2
+        elif args[i] in cast and i + 2 < len(args) + 1:
+            extras[args[i + 1]] = cast[args[i]](args[i + 2])
+            i += 3
+        else:
+            i += 1
+    return component, extras
 
 
 def _quote(word: str) -> str:

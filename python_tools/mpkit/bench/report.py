@@ -1,0 +1,150 @@
+"""Benchmark reports: tables and matplotlib plots of stored records, as Markdown or HTML."""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from mpkit.bench.store import Store
+from mpkit.errors import MpkitError
+from mpkit.media.files import atomic_output
+
+COLUMNS = [("device", "device"), ("model", "model_id"), ("backend", "backend"),
+           ("precision", "precision"), ("delegate", "delegate"), ("p50 ms", "p50_ms"),
+           ("p90 ms", "p90_ms"), ("p99 ms", "p99_ms"), ("FPS", "fps"),
+           ("dropped @30", "dropped_30"), ("dropped @60", "dropped_60"), ("load ms", "load_ms"),
+           ("source stage ms", "source_stage_ms"), ("PSS MB", "pss_mb")]
+
+
+def _label(r: dict) -> str:
+    return f"{r['model_id']} {r['backend']} {r['precision']} {r['delegate']}"
+
+
+def _device(r: dict) -> str:
+    d = r.get("device", {})
+    name = f"{d.get('model', '?')} ({r['serial']})"
+    return f"{name}, virtual: host-measured" if r.get("virtual") else name
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.1f}" if isinstance(v, float) else str(v)
+
+
+def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+
+    def save(fig, name, title):
+        path = folder / name
+        fig.tight_layout()
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+        plt.close(fig)
+        made.append((title, f"{folder.name}/{name}"))
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for r in records:
+        ax.hist(r["result"]["times"]["frame_ms"], bins=30, alpha=0.55, label=_label(r))
+    for budget, name in ((1000 / 30, "30 FPS"), (1000 / 60, "60 FPS")):
+        ax.axvline(budget, color="k", ls="--", lw=0.8)
+        ax.text(budget, ax.get_ylim()[1] * 0.95, f" {name}", fontsize=8)
+    ax.set_xlabel("frame time (ms)")
+    ax.set_ylabel("frames")
+    ax.legend(fontsize=7)
+    save(fig, "latency_hist.png", "Frame-time distribution")
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    names = sorted({c for r in records for c in r["result"]["times"]["component_ms"]})
+    width = 0.8 / max(len(records), 1)
+    for i, r in enumerate(records):
+        comp = r["result"]["times"]["component_ms"]
+        means = [float(np.mean(comp[n])) if comp.get(n) else 0 for n in names]
+        ax.bar(np.arange(len(names)) + i * width, means, width, label=_label(r))
+    ax.set_xticks(np.arange(len(names)) + width * (len(records) - 1) / 2, names)
+    ax.set_ylabel("mean ms per frame")
+    ax.legend(fontsize=7)
+    save(fig, "components.png", "Per-component time (frame stage)")
+
+    by_device = defaultdict(list)
+    for r in records:
+        by_device[_device(r)].append(r)
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    labels, values = [], []
+    for dev, rows in by_device.items():
+        for r in rows:
+            labels.append(f"{dev.split(' (')[0]}\n{r['backend']} {r['precision']}")
+            values.append(r["p50_ms"])
+    ax.barh(labels, values, color="tab:blue")
+    ax.set_xlabel("p50 frame time (ms)")
+    save(fig, "runtime_ab.png", "Runtime A/B on the same device")
+
+    sustained = [r for r in records if r["result"].get("sustained")]
+    if sustained:
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        ax2 = ax.twinx()
+        for r in sustained:
+            pts = r["result"]["sustained"]
+            ax.plot([p["minute"] for p in pts], [p["fps"] for p in pts], marker="o",
+                    label=_label(r))
+            temps = [p["temperature_c"] for p in pts]
+            if any(t is not None for t in temps):
+                ax2.plot([p["minute"] for p in pts], temps, ls="--")
+        ax.set_xlabel("minute")
+        ax.set_ylabel("FPS")
+        ax2.set_ylabel("°C (dashed)")
+        ax.legend(fontsize=7)
+        save(fig, "sustained.png", "Sustained FPS and temperature")
+    return made
+
+
+def write_report(store: Store, run_ids: list[str], out: Path, fmt: str) -> Path:
+    records = [r for r in store.records(run_ids) if r.get("status") == "ok"]
+    failed = [r for r in store.records(run_ids) if r.get("status") != "ok"]
+    if not records:
+        raise MpkitError(f"no finished records for run(s) {', '.join(run_ids) or '(none)'} "
+                         f"in {store.path}")
+    plots = _plots(records, out.parent / f"{out.stem}_files")
+    virtual = any(r.get("virtual") for r in records)
+    title = f"mpkit benchmark: {', '.join(run_ids)}"
+    note = ("Records from virtual devices are measured on this host with its CPU runtimes: "
+            "they are not phone figures." if virtual else "Measured on the devices listed.")
+    rows = [[_device(r)] + [_fmt(r.get(key)) for _, key in COLUMNS[1:]] for r in records]
+    if fmt == "md":
+        lines = [f"# {title}", "", f"**{note}**", "",
+                 "| " + " | ".join(h for h, _ in COLUMNS) + " |",
+                 "|" + "---|" * len(COLUMNS)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += [""] + [f"## {t}\n\n![{t}]({p})\n" for t, p in plots]
+        if failed:
+            lines += ["## Failed cells", ""] + [f"- {r['cell']} on {r['serial']}: {r.get('error')}"
+                                                 for r in failed]
+        text = "\n".join(lines) + "\n"
+    else:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                       for row in rows)
+        figures = "".join(f"<h2>{html.escape(t)}</h2><img src='{html.escape(p)}' alt='{t}'>"
+                          for t, p in plots)
+        fails = "".join(f"<li>{html.escape(r['cell'])} on {html.escape(r['serial'])}: "
+                        f"{html.escape(str(r.get('error')))}</li>" for r in failed)
+        text = (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+                "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
+                "padding:4px 8px;text-align:right}th{background:#eee}.note{background:#fff3cd;"
+                "padding:8px;border:1px solid #e0c36c}img{max-width:100%}</style>"
+                f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(note)}</p>"
+                f"<table><tr>{head}</tr>{body}</table>{figures}"
+                + (f"<h2>Failed cells</h2><ul>{fails}</ul>" if fails else ""))
+    with atomic_output(out) as tmp:
+        tmp.write_text(text)
+    return out

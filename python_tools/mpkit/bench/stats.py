@@ -1,0 +1,15 @@
+"""Frame-time statistics: percentiles, FPS and dropped frames against a frame budget."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def summarize(frame_ms: list[float]) -> dict[str, float | int]:
+    t = np.asarray(frame_ms, dtype=np.float64)
+    if t.size == 0:
+        return {}
+    return {"p50_ms": float(np.percentile(t, 50)), "p90_ms": float(np.percentile(t, 90)),
+            "p99_ms": float(np.percentile(t, 99)), "mean_ms": float(t.mean()),
+            "fps": float(1000.0 / t.mean()),
+            "dropped_30": int((t > 1000 / 30).sum()), "dropped_60": int((t > 1000 / 60).sum())}

@@ -1,0 +1,48 @@
+"""Deploy a bundle to a content-addressed folder on the device, verified on the device side."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from mpkit.device.adb import Device
+from mpkit.device.errors import CommandFailed
+from mpkit.export.bundle import MANIFEST, verify
+
+REMOTE_ROOT = "/data/local/tmp/mpkit/bundles"
+
+
+def remote_dir(bundle: Path) -> str:
+    digest = hashlib.sha256((bundle / MANIFEST).read_bytes()).hexdigest()[:16]
+    return f"{REMOTE_ROOT}/{digest}"
+
+
+def _device_hashes(device: Device, remote: str, files: list[str]) -> dict[str, str]:
+    out = device.shell(["sha256sum", *(f"{remote}/{f}" for f in files)], check=False).out
+    return {line.split()[1].rsplit("/", 1)[1]: line.split()[0]
+            for line in out.splitlines() if len(line.split()) == 2}
+
+
+def deploy(device: Device, bundle: Path, apk: Path | None = None) -> tuple[str, bool]:
+    """(the bundle's folder on the device, whether anything was pushed)."""
+    manifest = verify(bundle)
+    remote = remote_dir(bundle)
+    entries = {e.file: e.sha256 for e in [*manifest.components, *manifest.helpers]}
+    have = _device_hashes(device, remote, [*entries, MANIFEST])
+    local_manifest = hashlib.sha256((bundle / MANIFEST).read_bytes()).hexdigest()
+    pushed = False
+    if have.get(MANIFEST) != local_manifest or any(have.get(f) != h for f, h in entries.items()):
+        device.shell(["mkdir", "-p", remote])
+        for name, digest in entries.items():
+            if have.get(name) != digest:
+                device.push(bundle / name, f"{remote}/{name}")
+        device.push(bundle / MANIFEST, f"{remote}/{MANIFEST}")  # last: marks it complete
+        pushed = True
+        have = _device_hashes(device, remote, [*entries, MANIFEST])
+    bad = sorted(f for f, h in entries.items() if have.get(f) != h)
+    if bad:
+        raise CommandFailed(f"{device.serial}: {', '.join(bad)} in {remote} does not match the "
+                            "bundle's sha256 (tampered or truncated); deploy again")
+    if apk is not None:
+        device.install(apk)
+    return remote, pushed

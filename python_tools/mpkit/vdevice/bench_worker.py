@@ -1,0 +1,117 @@
+"""What the app's BenchmarkActivity does, done by the virtual device with the host runtimes:
+load a bundle, run the source stage once and the frame stage per driving frame, time every
+component, and write the protocol's result JSON. Every figure is host-measured."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from mpkit.bench.protocol import PROTOCOL_VERSION, BenchRequest
+from mpkit.media.files import atomic_output
+
+MEASURED_ON = "host (virtual device)"
+
+
+def _timed(run, log: list[float]):
+    def call(*inputs):
+        start = time.perf_counter()
+        out = run(*inputs)
+        log.append((time.perf_counter() - start) * 1e3)
+        return out
+
+    return call
+
+
+def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
+    from mpkit.export import validate
+    from mpkit.export.backends import get_backend
+    from mpkit.export.bundle import verify
+    from mpkit.landmarks.face import FaceTracker
+    from mpkit.media.image import read_image, write_image
+    from mpkit.media.video import read_frames
+    from mpkit.models import zoo
+    from mpkit.pipeline.animator import Animator
+    from mpkit.vdevice.host_state import pss_kb, thermal_zones
+
+    start = time.perf_counter()
+    manifest = verify(bundle)
+    backend = get_backend(manifest.backend)
+    component_ms: dict[str, list[float]] = {c.name: [] for c in manifest.components}
+    runners = {c.name: _timed(validate.as_component(backend.host_runner(bundle / c.file)),
+                              component_ms[c.name]) for c in manifest.components}
+    model = zoo.build(manifest.model_id)
+    animator = Animator(model, runners=runners)
+    load_ms = (time.perf_counter() - start) * 1e3
+    helpers = {h.role: bundle / h.file for h in manifest.helpers}
+    driving = list(read_frames(helpers["sample_driving"]))
+    start = time.perf_counter()
+    avatar = animator.prepare_source(read_image(helpers["sample_source"]))
+    views = [driving[i] for i in np.linspace(0, len(driving) - 1, model.cfg.views).astype(int)]
+    drive = animator.prepare_driving(avatar, driving[0], views)
+    source_ms = (time.perf_counter() - start) * 1e3
+    for log in component_ms.values():
+        log.clear()
+    tracker = FaceTracker(animator.landmarker)
+    frame_ms, mesh_ms, captured, sustained = [], [], [], []
+    total = request.warmup + request.frames
+    deadline = time.monotonic() + request.sustained_min * 60
+    minute_start, minute_frames, i = time.monotonic(), 0, 0
+    while i < total or time.monotonic() < deadline:
+        frame = driving[i % len(driving)]
+        t0 = time.perf_counter()
+        points = tracker.update(frame).points
+        t1 = time.perf_counter()
+        _, image = animator.frame(avatar, drive, frame, points)
+        t2 = time.perf_counter()
+        if i < request.warmup:
+            for log in component_ms.values():
+                log.clear()
+        else:
+            frame_ms.append((t2 - t0) * 1e3)
+            mesh_ms.append((t1 - t0) * 1e3)
+            if len(captured) < request.capture_frames:
+                name = f"{request.run_id}/frame_{len(captured):04d}.png"
+                write_image(results / name, image)
+                captured.append(name)
+        minute_frames += 1
+        if request.sustained_min and time.monotonic() - minute_start >= 60:
+            temps = [t for _, t in thermal_zones()]
+            sustained.append({"minute": len(sustained) + 1,
+                              "fps": minute_frames / (time.monotonic() - minute_start),
+                              "temperature_c": max(temps) if temps else None})
+            minute_start, minute_frames = time.monotonic(), 0
+        i += 1
+    pss = pss_kb(os.getpid())
+    return {"times": {"load_ms": load_ms, "source_stage_ms": source_ms, "frame_ms": frame_ms,
+                      "component_ms": {**component_ms, "face_mesh": mesh_ms}},
+            "pss_mb": None if pss is None else pss / 1024, "sustained": sustained,
+            "captured_frames": captured, "runtime": manifest.runtime}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--request", required=True)
+    p.add_argument("--bundle", required=True, type=Path)
+    p.add_argument("--results", required=True, type=Path)
+    args = p.parse_args()
+    request = BenchRequest(**json.loads(args.request))
+    base = {"protocol_version": PROTOCOL_VERSION, "run_id": request.run_id,
+            "measured_on": MEASURED_ON, "delegate": request.delegate}
+    try:
+        body = {"status": "ok", **run(request, args.bundle, args.results)}
+    except Exception as e:  # the app reports every failure in its result file
+        body = {"status": "error", "error": f"{type(e).__name__}: {e}", "runtime": "unknown"}
+        (args.results / f"{request.run_id}.trace").write_text(traceback.format_exc())
+    with atomic_output(args.results / f"{request.run_id}.json") as tmp:
+        tmp.write_text(json.dumps({**base, **body}))
+
+
+if __name__ == "__main__":
+    main()
