@@ -50,3 +50,22 @@ def device(request, fleet):
     target = fleet.running[0].device
     target.faults.__init__()
     return device_lib.connect(target.serial, f"127.0.0.1:{fleet.server.port}")
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory):
+    """A real exported bundle (mp-tiny, TFLite fp32) for benchmark tests."""
+    from mpkit.export.pipeline import export
+    from mpkit.media import assets
+
+    assets.fetch()
+    return export("mp-tiny", "tflite", "fp32", tmp_path_factory.mktemp("bundle") / "tiny-tflite").out
+
+
+@pytest.fixture()
+def app(device, tmp_path):
+    """The device with the benchmark app installed (a stand-in APK on the virtual device)."""
+    apk = tmp_path / "app.apk"
+    apk.write_bytes(b"PK\x03\x04 mpkit bench app stand-in")
+    device.install(apk)
+    return device

@@ -64,7 +64,8 @@ def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
     save(fig, "latency_hist.png", "Frame-time distribution")
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    names = sorted({c for r in records for c in r["result"]["times"]["component_ms"]})
+    names = sorted({c for r in records for c, v in r["result"]["times"]["component_ms"].items()
+                    if v})  # frame-stage components only (source-stage ones ran before timing)
     width = 0.8 / max(len(records), 1)
     for i, r in enumerate(records):
         comp = r["result"]["times"]["component_ms"]
@@ -78,13 +79,13 @@ def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
     by_device = defaultdict(list)
     for r in records:
         by_device[_device(r)].append(r)
-    fig, ax = plt.subplots(figsize=(8, 3.5))
     labels, values = [], []
     for dev, rows in by_device.items():
         for r in rows:
             labels.append(f"{dev.split(' (')[0]}\n{r['backend']} {r['precision']}")
             values.append(r["p50_ms"])
-    ax.barh(labels, values, color="tab:blue")
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(values)))
+    ax.barh(labels, values, color="tab:blue", height=0.6)
     ax.set_xlabel("p50 frame time (ms)")
     save(fig, "runtime_ab.png", "Runtime A/B on the same device")
 

@@ -97,6 +97,7 @@ def run_cell(device: Device, spec: BenchSpec, run_id: str, bundle: Path, delegat
     request = BenchRequest(run_id=f"{run_id}-{uuid.uuid4().hex[:8]}", bundle_dir=remote,
                            delegate=delegate, frames=spec.frames, warmup=spec.warmup,
                            sustained_min=spec.sustained_min, capture_frames=spec.capture_frames)
+    device.shell(["logcat", "-c"], check=False)  # a crash found later is this run's
     device.start_activity(BENCH_ACTIVITY, request.extras())
     result = wait_for_result(device, request, spec.timeout_s)
     after = _max_temp(device)

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import click
 
-from mpkit.cli.animate import animate
-from mpkit.media import assets as asset_lib
+from mpkit.demo import run_demo
 
 DEFAULT_MODEL = "mp-tiny"
 
@@ -14,16 +13,13 @@ DEFAULT_MODEL = "mp-tiny"
 @click.option("--model", "model_id", default=DEFAULT_MODEL, show_default=True)
 @click.option("-o", "--output-dir", default="out/demo", show_default=True,
               type=click.Path(path_type=Path))
-@click.pass_context
-def demo(ctx: click.Context, model_id: str, output_dir: Path) -> None:
-    """The main job on this host: fetch the sample assets and animate a bundled photo with the
-    bundled talking-head video."""
-    asset_lib.fetch(progress=lambda n, s: click.echo(f"{s:8} {n}", err=True) if s != "cached"
-                    else None)
-    ctx.invoke(animate, model_id=model_id, source=asset_lib.asset_path("obama.jpg"),
-               driving=asset_lib.asset_path("carphone.mp4"),
-               output=output_dir / f"{model_id}-obama-carphone.mp4", checkpoint=None,
-               side_by_side=True)
-
-
-COMMANDS = [demo]
+@click.option("--frames", default=30, show_default=True, help="benchmark frames per bundle")
+def demo(model_id: str, output_dir: Path, frames: int) -> None:
+    """The main job: animate a bundled photo, export TFLite and ExecuTorch bundles, benchmark
+    them on a virtual device through real adb, and write the report."""
+    result = run_demo(model_id, output_dir, frames, progress=lambda m: click.echo(f"... {m}",
+                                                                                  err=True))
+    click.echo(f"animation: {result.video}")
+    click.echo(f"bundles:   {', '.join(str(b) for b in result.bundles)}")
+    click.echo(f"report:    {result.report_html} (and {result.report_md.name}); "
+               "figures are host-measured on a virtual device, not phone figures")

@@ -39,7 +39,8 @@ class VirtualDevice:
     serial: str
     model: str = "VirtualPhone"
     faults: Faults = field(default_factory=Faults)
-    packages: dict[str, str] = field(default_factory=dict)  # package → apk sha256
+    # The benchmark app comes preinstalled: the virtual device implements its protocol itself.
+    packages: dict[str, str] = field(default_factory=lambda: {APP_PACKAGE: "built-in"})
     on_drop: list = field(default_factory=list)  # callbacks that drop the live transports
     workers: list = field(default_factory=list)  # benchmark processes started by `am start`
 
@@ -335,6 +336,9 @@ class Commands:
 
     async def cmd_logcat(self, args, stdin):
         log = self.d.root / "logcat.txt"
+        if "-c" in args:
+            log.unlink(missing_ok=True)
+            return Result()
         return Result(log.read_bytes() if log.is_file() else b"")
 
     async def cmd_run_as(self, args, stdin):

@@ -1,0 +1,113 @@
+"""Deploy, benchmark and report against a device through a real adb server."""
+
+import json
+
+import pytest
+
+from mpkit.bench.protocol import APP_PACKAGE, RESULTS_DIR
+from mpkit.bench.report import write_report
+from mpkit.bench.runner import BenchSpec, run_bench
+from mpkit.bench.store import Store
+from mpkit.device import adb as device_lib
+from mpkit.device.deploy import deploy
+from mpkit.device.errors import CommandFailed, DeviceTimeout, LinkLost
+from mpkit.errors import DeviceError
+
+FAST = dict(frames=8, warmup=2, cooldown_s=0, timeout_s=120)
+
+
+def test_deploy_is_content_addressed_and_verified(app, bundle, fleet):
+    remote, pushed = deploy(app, bundle)
+    assert pushed or remote  # first deploy in this session pushes
+    _, pushed_again = deploy(app, bundle)
+    assert pushed_again is False
+    # Tamper with one file on the device: the next deploy finds and replaces it.
+    target = fleet.running[0].device.resolve(f"{remote}/face_landmark.tflite")
+    target.write_bytes(target.read_bytes()[:-10])
+    _, repaired = deploy(app, bundle)
+    assert repaired is True
+
+
+def test_bench_records_timings_and_is_labelled_host_measured(app, bundle, tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    run_id = run_bench(BenchSpec(bundles=[str(bundle)], capture_frames=2, **FAST), [app], store)
+    (record,) = store.records([run_id])
+    assert record["status"] == "ok" and record["virtual"] == 1
+    assert record["measured_on"] == "host (virtual device)"
+    times = record["result"]["times"]
+    assert len(times["frame_ms"]) == 8 and record["p50_ms"] <= record["p90_ms"] <= record["p99_ms"]
+    assert set(times["component_ms"]) >= {"keypoints", "dense_motion", "synthesis", "face_mesh"}
+    assert record["fps"] == pytest.approx(1000 / (sum(times["frame_ms"]) / 8))
+    assert len(record["result"]["captured_frames"]) == 2
+    out = write_report(store, [run_id], tmp_path / "report.html", "html")
+    page = out.read_text()
+    assert "not phone figures" in page and "latency_hist.png" in page
+    assert (tmp_path / "report_files" / "components.png").stat().st_size > 5000
+
+
+def test_interrupted_run_resumes_without_redoing_cells(app, bundle, tmp_path, fleet):
+    store = Store(tmp_path / "r.sqlite")
+    spec = BenchSpec(bundles=[str(bundle)], delegates=["cpu", "xnnpack"], **FAST)
+    vdev = fleet.running[0].device
+    original = vdev.launch_benchmark
+    launches = []
+
+    def drop_during_second(extras):
+        launches.append(extras)
+        if len(launches) == 2:  # the link drops while the second cell waits for its result
+            vdev.faults.drop_link_on = "run-as"
+        return original(extras)
+
+    vdev.launch_benchmark = drop_during_second
+    try:
+        with pytest.raises(DeviceError, match="resume with --resume resume-test"):
+            run_bench(spec, [app], store, "resume-test")
+    finally:
+        vdev.launch_benchmark = original
+        vdev.faults.drop_link_on = None
+    assert [r["status"] for r in store.records(["resume-test"])] == ["ok"]
+    fleet.server.connect(app.serial)  # the user plugs the phone back in
+    messages = []
+    run_bench(spec, [device_lib.connect(app.serial, f"127.0.0.1:{fleet.server.port}")], store,
+              "resume-test", progress=messages.append)
+    assert sum("already done" in m for m in messages) == 1
+    assert sorted(r["cell"].split("|")[1] for r in store.records(["resume-test"])) == \
+        ["cpu", "xnnpack"]
+
+
+def test_app_crash_reports_logcat(app, bundle, tmp_path, fleet):
+    fleet.running[0].device.faults.crash_app = True
+    with pytest.raises(CommandFailed, match="crashed(.|\n)*FATAL EXCEPTION"):
+        run_bench(BenchSpec(bundles=[str(bundle)], **FAST), [app], Store(tmp_path / "r.sqlite"))
+
+
+def test_hung_benchmark_times_out(app, bundle, tmp_path, fleet):
+    fleet.running[0].device.faults.crash_app = False
+    original = fleet.running[0].device.launch_benchmark
+    fleet.running[0].device.launch_benchmark = lambda extras: None  # starts, never finishes
+    try:
+        spec = BenchSpec(bundles=[str(bundle)], frames=8, warmup=0, cooldown_s=0, timeout_s=3)
+        with pytest.raises(DeviceTimeout, match="no result .* after 3 s"):
+            run_bench(spec, [app], Store(tmp_path / "r.sqlite"))
+    finally:
+        fleet.running[0].device.launch_benchmark = original
+
+
+def test_result_from_a_newer_protocol_is_a_clear_error(app, fleet):
+    from mpkit.bench.protocol import parse_result
+
+    fleet.running[0].device.write(f"/data/data/{APP_PACKAGE}/{RESULTS_DIR}/new.json",
+                                  json.dumps({"protocol_version": 9, "run_id": "x"}).encode())
+    text = app.read_app_file(APP_PACKAGE, f"{RESULTS_DIR}/new.json")
+    with pytest.raises(DeviceError, match="protocol version 9; this mpkit reads version 1"):
+        parse_result(text, "new.json")
+
+
+def test_dropped_link_mid_deploy_is_reported(app, bundle, fleet):
+    fleet.running[0].device.faults.drop_link_on = "sha256sum"
+    try:
+        with pytest.raises(LinkLost):
+            deploy(device_lib.connect(app.serial, f"127.0.0.1:{fleet.server.port}"), bundle)
+    finally:
+        fleet.running[0].device.faults.drop_link_on = None
+        fleet.server.connect(app.serial)
