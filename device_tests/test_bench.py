@@ -39,6 +39,8 @@ def test_bench_records_timings_and_is_labelled_host_measured(app, bundle, tmp_pa
     assert set(times["component_ms"]) >= {"keypoints", "dense_motion", "synthesis", "face_mesh"}
     assert record["fps"] == pytest.approx(1000 / (sum(times["frame_ms"]) / 8))
     assert len(record["result"]["captured_frames"]) == 2
+    # On-device quality: the rendered frames match the host's eager float pipeline.
+    assert record["quality"]["frames"] == 2 and record["quality"]["psnr_db_min"] >= 40
     out = write_report(store, [run_id], tmp_path / "report.html", "html")
     page = out.read_text()
     assert "not phone figures" in page and "latency_hist.png" in page

@@ -16,7 +16,14 @@ COLUMNS = [("device", "device"), ("model", "model_id"), ("backend", "backend"),
            ("precision", "precision"), ("delegate", "delegate"), ("p50 ms", "p50_ms"),
            ("p90 ms", "p90_ms"), ("p99 ms", "p99_ms"), ("FPS", "fps"),
            ("dropped @30", "dropped_30"), ("dropped @60", "dropped_60"), ("load ms", "load_ms"),
-           ("source stage ms", "source_stage_ms"), ("PSS MB", "pss_mb")]
+           ("source stage ms", "source_stage_ms"), ("PSS MB", "pss_mb"),
+           ("quality PSNR dB", "quality.psnr_db_min"), ("quality SSIM", "quality.ssim_min")]
+
+
+def _get(record: dict, key: str):
+    for part in key.split("."):
+        record = record.get(part) if isinstance(record, dict) else None
+    return record
 
 
 def _label(r: dict) -> str:
@@ -119,7 +126,9 @@ def write_report(store: Store, run_ids: list[str], out: Path, fmt: str) -> Path:
     title = f"mpkit benchmark: {', '.join(run_ids)}"
     note = ("Records from virtual devices are measured on this host with its CPU runtimes: "
             "they are not phone figures." if virtual else "Measured on the devices listed.")
-    rows = [[_device(r)] + [_fmt(r.get(key)) for _, key in COLUMNS[1:]] for r in records]
+    note += (" Quality compares the frames the device rendered with the host's eager float "
+             "pipeline on the same sample.")
+    rows = [[_device(r)] + [_fmt(_get(r, key)) for _, key in COLUMNS[1:]] for r in records]
     if fmt == "md":
         lines = [f"# {title}", "", f"**{note}**", "",
                  "| " + " | ".join(h for h, _ in COLUMNS) + " |",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mpkit.bench import quality
 from mpkit.bench.protocol import (
     APP_PACKAGE, BENCH_ACTIVITY, RESULTS_DIR, BenchRequest, BenchResult, parse_result,
 )
@@ -114,6 +115,12 @@ def run_cell(device: Device, spec: BenchSpec, run_id: str, bundle: Path, delegat
     if result.times is not None:
         record.update(summarize(result.times.frame_ms), load_ms=result.times.load_ms,
                       source_stage_ms=result.times.source_stage_ms, pss_mb=result.pss_mb)
+    if result.captured_frames:
+        frames = [quality.decode_png(device.read_app_bytes(APP_PACKAGE, f"{RESULTS_DIR}/{f}"))
+                  for f in result.captured_frames]
+        indices = [spec.warmup + k for k in range(len(frames))]
+        record["quality"] = quality.compare(frames,
+                                            quality.reference_frames(manifest, bundle, indices))
     return record
 
 

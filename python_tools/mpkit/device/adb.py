@@ -173,6 +173,13 @@ class Device:
         """A file in an app's private folder, through `run-as` (debuggable apps)."""
         return self.shell(["run-as", package, "cat", path]).out
 
+    def read_app_bytes(self, package: str, path: str, timeout: float = DEFAULT_TIMEOUT_S) -> bytes:
+        """A binary file from an app's private folder (`exec:` keeps the bytes intact)."""
+        try:
+            return self._d.shell(["run-as", package, "cat", path], encoding=None, timeout=timeout)
+        except (AdbError, OSError, EOFError) as e:
+            raise LinkLost(f"{self.serial}: link lost reading {path} ({e})") from e
+
     # -- apps ------------------------------------------------------------------------------
     def install(self, apk: Path) -> None:
         remote = f"/data/local/tmp/{apk.name}"

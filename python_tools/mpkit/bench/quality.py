@@ -1,0 +1,76 @@
+"""On-device quality: the frames the app rendered from the bundle's fixed sample, compared with
+the eager float pipeline on the host (PSNR, SSIM, landmark distance)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mpkit.errors import MpkitError
+from mpkit.export.bundle import Manifest
+from mpkit.landmarks.face import FaceTracker
+from mpkit.media.assets import sha256_file
+from mpkit.media.image import read_image
+from mpkit.media.video import read_frames
+from mpkit.metrics.image import psnr, ssim
+from mpkit.metrics.landmarks import landmark_distance
+from mpkit.models import zoo
+from mpkit.pipeline.animator import Animator
+
+
+def reference_model(manifest: Manifest):
+    """The float model the bundle was exported from (shipped checkpoint or seeded init)."""
+    if manifest.checkpoint_sha256 is None:
+        return zoo.build(manifest.model_id)
+    shipped = zoo.default_checkpoint(manifest.model_id)
+    if shipped is None or sha256_file(shipped) != manifest.checkpoint_sha256:
+        raise MpkitError(f"the bundle was exported from a checkpoint this checkout does not ship "
+                         f"(sha256 {manifest.checkpoint_sha256[:12]}…): no host reference")
+    return zoo.build(manifest.model_id, shipped)
+
+
+def reference_frames(manifest: Manifest, bundle: Path, indices: list[int]) -> list[np.ndarray]:
+    """Eager float frames for driving-frame `indices` of the bundle's sample clip, computed as
+    the app computes them (same source stage, tracking from frame 0)."""
+    helpers = {h.role: bundle / h.file for h in manifest.helpers}
+    model = reference_model(manifest)
+    animator = Animator(model)
+    driving = list(read_frames(helpers["sample_driving"]))
+    avatar = animator.prepare_source(read_image(helpers["sample_source"]))
+    views = [driving[i] for i in np.linspace(0, len(driving) - 1, model.cfg.views).astype(int)]
+    drive = animator.prepare_driving(avatar, driving[0], views)
+    tracker = FaceTracker(animator.landmarker)
+    wanted, out = set(indices), {}
+    for i in range(max(indices) + 1):
+        frame = driving[i % len(driving)]
+        points = tracker.update(frame).points
+        if i in wanted:
+            out[i] = animator.frame(avatar, drive, frame, points)[1]
+    return [out[i] for i in indices]
+
+
+def compare(device_frames: list[np.ndarray], reference: list[np.ndarray]) -> dict[str, float]:
+    from mpkit.landmarks.face import FaceLandmarker
+    from mpkit.errors import NoFaceError
+
+    landmarker = FaceLandmarker()
+    dists = []
+    for a, b in zip(device_frames, reference):
+        try:
+            dists.append(landmark_distance(landmarker.landmarks(a).points,
+                                           landmarker.landmarks(b).points))
+        except NoFaceError:
+            continue
+    return {"frames": len(reference),
+            "psnr_db_min": round(min(psnr(a, b) for a, b in zip(device_frames, reference)), 2),
+            "ssim_min": round(min(ssim(a, b) for a, b in zip(device_frames, reference)), 4),
+            "landmark_distance_px": round(float(np.mean(dists)), 3) if dists else None}
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise MpkitError("a captured frame pulled from the device is not a PNG")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
