@@ -23,3 +23,6 @@ def demo(model_id: str, output_dir: Path, frames: int) -> None:
     click.echo(f"bundles:   {', '.join(str(b) for b in result.bundles)}")
     click.echo(f"report:    {result.report_html} (and {result.report_md.name}); "
                "figures are host-measured on a virtual device, not phone figures")
+
+
+COMMANDS = [demo]
