@@ -60,11 +60,38 @@ def write_card(cfg: ModelConfig, stats: ModelStats, checkpoint: Path | None) -> 
                   f"parameters {100 * (stats.params_m / cfg.paper_params_m - 1):+.0f} % off the "
                   "paper's figures (its \"GFLOPs\" are most likely multiply-adds at 256²).", ""]
     lines += ["Parameters per component count shared modules in each component that uses them "
-              "(`synthesis` and `multiview` share the synthesis encoder).", "", DESIGN_NOTES]
+              "(`synthesis` and `multiview` share the synthesis encoder).", ""]
+    lines += _evaluation(models_dir() / cfg.id)
+    lines += [DESIGN_NOTES]
     path = models_dir() / cfg.id / "card.md"
     with atomic_output(path) as tmp:
         tmp.write_text("\n".join(lines))
     return path
+
+
+def _evaluation(folder: Path) -> list[str]:
+    """The recorded `mpkit eval` figures (numerics.yaml) and the side-by-side still, if any."""
+    import yaml
+
+    path = folder / "numerics.yaml"
+    if not path.is_file():
+        return []
+    numerics = yaml.safe_load(path.read_text())
+    lines = ["## Evaluation (`numerics.yaml`, written by `mpkit eval --record`)", ""]
+    for section in ("self_reenactment", "cross_reenactment"):
+        for clip, methods in numerics.get(section, {}).items():
+            methods = dict(methods)
+            frames = methods.pop("frames")
+            metrics = list(next(iter(methods.values())))
+            lines += [f"{section.replace('_', '-')} on {clip} ({frames} held-out frames):", "",
+                      "| method | " + " | ".join(metrics) + " |",
+                      "|---|" + "---|" * len(metrics)]
+            lines += [f"| {name} | " + " | ".join(f"{v[m]:.3f}" for m in metrics) + " |"
+                      for name, v in methods.items()]
+            lines.append("")
+    if (folder / "eval_still.png").is_file():
+        lines += ["Side by side (held-out frames):", "", "![eval still](eval_still.png)", ""]
+    return lines
 
 
 def _paper(value: float | None) -> str:

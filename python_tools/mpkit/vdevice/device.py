@@ -237,18 +237,22 @@ class Commands:
     async def cmd_id(self, args, stdin):
         return Result(b"uid=2000(shell) gid=2000(shell)\n")
 
-    async def cmd_cat(self, args, stdin):
-        if not args:
-            return Result(stdin)
+    def _each_file(self, command: str, args: list[str], produce) -> Result:
+        """Runs `produce(path, local)` per file argument; missing files are errors."""
         out, err, rc = b"", b"", 0
         for a in args:
             p = self._path(a)
             if p is None or not p.is_file():
-                err += f"cat: {a}: No such file or directory\n".encode()
+                err += f"{command}: {a}: No such file or directory\n".encode()
                 rc = 1
             else:
-                out += p.read_bytes()
+                out += produce(a, p)
         return Result(out, err, rc)
+
+    async def cmd_cat(self, args, stdin):
+        if not args:
+            return Result(stdin)
+        return self._each_file("cat", args, lambda a, p: p.read_bytes())
 
     async def cmd_ls(self, args, stdin):
         paths = [a for a in args if not a.startswith("-")] or ["."]
@@ -288,15 +292,8 @@ class Commands:
         return Result(err=err, rc=rc)
 
     async def cmd_sha256sum(self, args, stdin):
-        out, err, rc = b"", b"", 0
-        for a in args:
-            p = self._path(a)
-            if p is None or not p.is_file():
-                err += f"sha256sum: {a}: No such file or directory\n".encode()
-                rc = 1
-            else:
-                out += f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {a}\n".encode()
-        return Result(out, err, rc)
+        return self._each_file("sha256sum", args, lambda a, p: (
+            f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {a}\n".encode()))
 
     async def cmd_df(self, args, stdin):
         limit = self.d.faults.storage_limit_bytes
