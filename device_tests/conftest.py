@@ -57,9 +57,11 @@ def bundle(tmp_path_factory):
     """A real exported bundle (mp-tiny, TFLite fp32) for benchmark tests."""
     from mpkit.export.pipeline import export
     from mpkit.media import assets
+    from mpkit.models import zoo
 
     assets.fetch()
-    return export("mp-tiny", "tflite", "fp32", tmp_path_factory.mktemp("bundle") / "tiny-tflite").out
+    return export("mp-tiny", "tflite", "fp32", tmp_path_factory.mktemp("bundle") / "tiny-tflite",
+                  zoo.default_checkpoint("mp-tiny")).out
 
 
 @pytest.fixture()

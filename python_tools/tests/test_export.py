@@ -10,6 +10,7 @@ from mpkit.export import bundle
 from mpkit.export.backends import get_backend
 from mpkit.export.pipeline import export
 from mpkit.export.recipes import load_calibration, load_recipe
+from mpkit.models import zoo
 
 
 _bundles = {}
@@ -19,7 +20,8 @@ def _bundle(backend, tmp_path_factory):
     """Each backend's fp32 bundle, exported once for the whole module."""
     if backend not in _bundles:
         _bundles[backend] = export("mp-tiny", backend, "fp32",
-                                   tmp_path_factory.mktemp("bundles") / backend)
+                                   tmp_path_factory.mktemp("bundles") / backend,
+                                   zoo.default_checkpoint("mp-tiny"))
     return _bundles[backend]
 
 
@@ -35,6 +37,7 @@ def tflite_bundle(asset, tmp_path_factory):
 
 def test_fp32_bundle_matches_eager_float(exported):
     m = exported.manifest
+    assert m.trained  # validated with the shipped weights, not a flat untrained output
     assert m.validation["passed"] and m.validation["end_to_end"]["frames"] == 24
     assert m.validation["end_to_end"]["psnr_db_min"] >= 60
     names = [c.name for c in m.components]
