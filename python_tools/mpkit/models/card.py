@@ -89,8 +89,14 @@ def _evaluation(folder: Path) -> list[str]:
             lines += [f"| {name} | " + " | ".join(f"{v[m]:.3f}" for m in metrics) + " |"
                       for name, v in methods.items()]
             lines.append("")
-    if (folder / "eval_still.png").is_file():
-        lines += ["Side by side (held-out frames):", "", "![eval still](eval_still.png)", ""]
+    if (folder / "eval_still.jpg").is_file():
+        lines += ["Left: self-reenactment on held-out carphone frames (real | model | identity "
+                  "copy). Right: cross-reenactment of astronaut.png (driving | model | identity "
+                  "copy).", "", "![eval still](eval_still.jpg)", ""]
+    if (folder / "losses.png").is_file():
+        lines += ["Training losses:", "", "![losses](losses.png)", ""]
+    if (folder / "notes.md").is_file():
+        lines += [(folder / "notes.md").read_text().strip(), ""]
     return lines
 
 
