@@ -125,8 +125,13 @@ def test_models_list_and_card(run_cli, tmp_path, monkeypatch):
     for model_id in zoo.model_ids():
         assert model_id in out
     import shutil
-    shutil.copytree(load_config.__globals__["models_dir"]() / "mp-tiny", tmp_path / "mp-tiny")
+    for model_id in ("mp-tiny", "mp-tiny-nk"):
+        shutil.copytree(load_config.__globals__["models_dir"]() / model_id, tmp_path / model_id)
     monkeypatch.setenv("MPKIT_MODELS_DIR", str(tmp_path))
-    code, out, _ = run_cli("models", "card", "mp-tiny")
-    card = (tmp_path / "mp-tiny/card.md").read_text()
-    assert code == 0 and "| dense_motion | frame |" in card and "untrained" in card
+    for model_id in ("mp-tiny", "mp-tiny-nk"):
+        code, out, _ = run_cli("models", "card", model_id)
+        assert code == 0 and "| dense_motion | frame |" in (tmp_path / model_id / "card.md").read_text()
+    trained = (tmp_path / "mp-tiny/card.md").read_text()
+    assert "**Weights**: `weights.safetensors`" in trained and "- step:" in trained
+    assert "self-reenactment on carphone.mp4" in trained  # the recorded evaluation
+    assert "untrained" in (tmp_path / "mp-tiny-nk/card.md").read_text()

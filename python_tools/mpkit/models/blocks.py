@@ -7,6 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def repeat_each(x: torch.Tensor, n: int) -> torch.Tensor:
+    """[B,C,H,W] → [B*n,C,H,W], each sample n times in a row. Written as a channel concat and a
+    4-D reshape: `expand`/`repeat_interleave` become 5-D BROADCAST_TO in TFLite, which the GPU
+    delegate does not run."""
+    b, c, h, w = x.shape
+    return torch.cat([x] * n, dim=1).reshape(b * n, c, h, w)
+
+
 class ConvBlock(nn.Sequential):
     """3×3 conv → BN → ReLU."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mpkit.models.blocks import repeat_each
 from mpkit.models.config import ModelConfig
 from mpkit.models.dense_motion import DenseMotion, downsample
 from mpkit.models.keypoints import KeypointMixer, KeypointNet
@@ -151,9 +152,9 @@ class MultiviewComponent(_SynthesisPart):
     def encode_views(self, source, background, deformations, occlusions):
         """source/background [B,...], motions [B*T,...] → [B, T*C, z, z]."""
         b, t = source.shape[0], self.cfg.views
-        warped = self.warp(source.repeat_interleave(t, dim=0),
+        warped = self.warp(repeat_each(source, t),
                            upsample_grid(deformations, self.cfg.resolution))
-        x = self.net.encoder_input(warped, occlusions[-1], background.repeat_interleave(t, dim=0))
+        x = self.net.encoder_input(warped, occlusions[-1], repeat_each(background, t))
         bottom = self.net.encode(x, occlusions)[-1]
         return bottom.reshape(b, -1, *bottom.shape[-2:])
 

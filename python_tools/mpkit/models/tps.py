@@ -77,8 +77,6 @@ class ThinPlateSpline(nn.Module):
         self.register_buffer("grid_h", torch.cat([grid, torch.ones_like(grid[:, :1])], dim=-1),
                              persistent=False)
         self.register_buffer("reg", torch.eye(points + 3) * REGULARIZATION, persistent=False)
-        self.register_buffer("zero_block", torch.zeros(3, 3), persistent=False)
-        self.register_buffer("zero_rhs", torch.zeros(3, 2), persistent=False)
         self.size = size
 
     def solve(self, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> torch.Tensor:
@@ -89,10 +87,10 @@ class ThinPlateSpline(nn.Module):
         radial = _radial(squared_distance(d.unsqueeze(3), d.unsqueeze(2)))  # [B,K,P,P]
         affine = torch.cat([d, torch.ones_like(d[..., :1])], dim=-1)  # [B,K,P,3]
         top = torch.cat([radial, affine], dim=-1)
-        bottom = torch.cat([affine.transpose(-1, -2), self.zero_block.expand(b, self.num_tps, 3, 3)],
-                           dim=-1)
+        # Zero blocks as `x * 0` of a same-shaped slice: `expand` would be a BROADCAST_TO op.
+        bottom = torch.cat([affine.transpose(-1, -2), radial[..., :3, :3] * 0], dim=-1)
         lhs = torch.cat([top, bottom], dim=-2) + self.reg
-        rhs = torch.cat([s, self.zero_rhs.expand(b, self.num_tps, 3, 2)], dim=-2)
+        rhs = torch.cat([s, s[..., :3, :] * 0], dim=-2)
         return self.solver(lhs, rhs)
 
     def grids(self, params: torch.Tensor, kp_driving: torch.Tensor) -> torch.Tensor:
@@ -103,7 +101,7 @@ class ThinPlateSpline(nn.Module):
         radial = _radial(squared_distance(z, d))  # [B,K,N,P]
         weights, affine = params[:, :, : self.points], params[:, :, self.points :]
         moved = radial @ weights + self.grid_h @ affine  # [B,K,N,2]
-        identity = self.grid.expand(b, 1, -1, 2)
+        identity = moved[:, :1] * 0 + self.grid
         out = torch.cat([moved, identity], dim=1)
         return out.view(b, self.num_tps + 1, self.size, self.size, 2)
 
