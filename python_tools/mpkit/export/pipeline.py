@@ -54,7 +54,9 @@ def _io(specs) -> list[TensorIO]:
 
 def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
            checkpoint: Path | None = None, force: bool = False, ignore_gate: bool = False,
-           progress: Callable[[str], None] = lambda message: None) -> ExportResult:
+           progress: Callable[[str], None] = lambda message: None,
+           warp: str | None = None) -> ExportResult:
+    """`warp` overrides the backend's warp implementation (for A/B measurements)."""
     backend = get_backend(backend_name)
     backend.check_available()
     recipe = load_recipe(recipe_name)
@@ -63,7 +65,7 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
     model = zoo.build(model_id, checkpoint)
     staging = prepare_output(out, force)
     try:
-        model.warp.impl = backend.warp
+        model.warp.impl = warp or backend.warp
         progress("eager float reference on the calibration faces")
         ref = validate.reference(model, calibration)
         entries, runners = [], {}
@@ -102,7 +104,7 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
         manifest = Manifest(
             schema_version=SCHEMA_VERSION, model_id=model_id, backend=backend.name,
             runtime=backend.runtime, precision=recipe.precision, recipe=recipe.name,
-            warp=backend.warp, trained=model.trained,
+            warp=model.warp.impl, trained=model.trained,
             checkpoint_sha256=sha256_file(checkpoint) if checkpoint else None,
             frame_gmacs=round(stats.stage_gmacs("frame"), 4), params_m=round(stats.params_m, 3),
             components=entries, helpers=helpers, validation=summary, tools=_tools(),
