@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import median_seconds
 
 FRAME = ("keypoints", "dense_motion", "synthesis")
 CASES = (("eager", None, None), ("executorch-xnnpack", "executorch-xnnpack", None),
@@ -25,14 +25,7 @@ CASES = (("eager", None, None), ("executorch-xnnpack", "executorch-xnnpack", Non
 
 
 def _median_ms(fn, repeats: int) -> float:
-    for _ in range(3):
-        fn()
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs) * 1e3
+    return median_seconds(fn, repeats) * 1e3
 
 
 def worker(model_id: str, bundle: str | None, repeats: int) -> dict:

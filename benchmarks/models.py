@@ -12,30 +12,19 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
-import time
+
+from timing import median_seconds
 
 PEAK_SIZE = 2048
-
-
-def _time(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
 
 
 def worker_peak(repeats: int) -> dict:
     import torch
 
     a, b = torch.randn(PEAK_SIZE, PEAK_SIZE), torch.randn(PEAK_SIZE, PEAK_SIZE)
-    seconds = _time(lambda: a @ b, repeats)
+    seconds = median_seconds(lambda: a @ b, repeats)
     return {"peak_gmacs_per_s": PEAK_SIZE**3 / seconds / 1e9, "threads": torch.get_num_threads()}
 
 
@@ -51,7 +40,7 @@ def worker_model(model_id: str, repeats: int) -> dict:
     with torch.no_grad():
         for name, comp in model.components().items():
             inputs = comp.example_inputs(torch.Generator().manual_seed(0))
-            seconds = _time(lambda: comp(*inputs), repeats)
+            seconds = median_seconds(lambda: comp(*inputs), repeats)
             rows.append({"component": name, "stage": comp.stage, "gmacs": stats[name].gmacs,
                          "params_m": stats[name].params_m, "median_ms": seconds * 1e3,
                          "gmacs_per_s": stats[name].gmacs / seconds})
