@@ -135,3 +135,26 @@ def test_models_list_and_card(run_cli, tmp_path, monkeypatch):
     assert "**Weights**: `weights.safetensors`" in trained and "- step:" in trained
     assert "self-reenactment on carphone.mp4" in trained  # the recorded evaluation
     assert "untrained" in (tmp_path / "mp-tiny-nk/card.md").read_text()
+
+
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+@pytest.mark.parametrize("align_corners", [True, False])
+def test_embed_warp_matches_grid_sample_on_real_frames(asset, padding, align_corners):
+    import numpy as np
+
+    from mpkit.media.video import read_frames
+    from mpkit.models.config import WarpConfig
+    from mpkit.models.warp import Warp
+
+    frames = list(read_frames(asset("carphone.mp4"), limit=3))
+    images = torch.stack([torch.from_numpy(np.array(f)).permute(2, 0, 1).float() / 255
+                          for f in frames])
+    ys, xs = torch.meshgrid(torch.linspace(-1.1, 1.1, 60), torch.linspace(-1.1, 1.1, 70),
+                            indexing="ij")
+    grid = torch.stack([xs, ys], -1).expand(3, -1, -1, -1) + 0.05 * torch.randn(
+        3, 60, 70, 2, generator=torch.Generator().manual_seed(0))
+    cfg = WarpConfig(padding_mode=padding, align_corners=align_corners)
+    reference = Warp(cfg)(images, grid)
+    embedded = Warp(cfg, impl="embed")(images, grid)
+    mse = float(((reference - embedded) ** 2).mean())
+    assert 10 * np.log10(1 / mse) >= 60

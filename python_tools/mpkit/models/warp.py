@@ -32,8 +32,7 @@ class Warp(nn.Module):
 
     def forward(self, image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
         if self.impl == "embed":
-            return torch.cat([embed_sample(image[i : i + 1], grid[i : i + 1], self.padding_mode,
-                                           self.align_corners) for i in range(image.shape[0])])
+            return embed_sample(image, grid, self.padding_mode, self.align_corners)
         return F.grid_sample(image, grid, mode="bilinear", padding_mode=self.padding_mode,
                              align_corners=self.align_corners)
 
@@ -51,9 +50,11 @@ def _inside(index: torch.Tensor, size: int) -> torch.Tensor:
 
 def embed_sample(image: torch.Tensor, grid: torch.Tensor, padding_mode: str,
                  align_corners: bool) -> torch.Tensor:
-    """Bilinear sampling of one image [1,C,H,W] at grid [1,h,w,2], by embedding lookups."""
-    _, c, h, w = image.shape
-    table = image.permute(0, 2, 3, 1).reshape(h * w, c)
+    """Bilinear sampling of images [B,C,H,W] at grids [B,h,w,2] by embedding lookups into one
+    [B·H·W, C] table (sample b's rows start at b·H·W: a constant, not an in-graph arange)."""
+    b, c, h, w = image.shape
+    table = image.permute(0, 2, 3, 1).reshape(b * h * w, c)
+    offset = torch.tensor([i * h * w for i in range(b)], dtype=torch.float32).view(b, 1, 1)
     ix = _pixel(grid[..., 0], w, align_corners)
     iy = _pixel(grid[..., 1], h, align_corners)
     if padding_mode == "border":
@@ -66,7 +67,7 @@ def embed_sample(image: torch.Tensor, grid: torch.Tensor, padding_mode: str,
         xi, yi = x0 + dx, y0 + dy
         if padding_mode == "zeros":
             weight = weight * _inside(xi, w) * _inside(yi, h)
-        index = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).to(torch.int32)
+        index = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1) + offset).to(torch.int32)
         out = out + F.embedding(index, table) * weight.unsqueeze(-1)
     return out.permute(0, 3, 1, 2)
 
