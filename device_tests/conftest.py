@@ -49,7 +49,11 @@ def device(request, fleet):
         return device_lib.connect(serial, request.config.getoption("--adb-server"))
     target = fleet.running[0].device
     target.faults.__init__()
-    return device_lib.connect(target.serial, f"127.0.0.1:{fleet.server.port}")
+    addr = f"127.0.0.1:{fleet.server.port}"
+    states = {i.serial: i.state for i in device_lib.list_devices(addr)}
+    if states.get(target.serial) != "device":  # a previous test dropped the link on purpose
+        fleet.server.connect(target.serial)
+    return device_lib.connect(target.serial, addr)
 
 
 @pytest.fixture(scope="session")

@@ -8,16 +8,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mpkit.errors import MpkitError
+from mpkit.errors import MpkitError, NoFaceError
 from mpkit.export.bundle import Manifest
-from mpkit.landmarks.face import FaceTracker
+from mpkit.landmarks.face import FaceLandmarker, FaceTracker
 from mpkit.media.assets import sha256_file
 from mpkit.media.image import read_image
 from mpkit.media.video import read_frames
 from mpkit.metrics.image import psnr, ssim
 from mpkit.metrics.landmarks import landmark_distance
 from mpkit.models import zoo
-from mpkit.pipeline.animator import Animator
+from mpkit.pipeline.animator import Animator, evenly
 
 
 def reference_model(manifest: Manifest):
@@ -39,8 +39,7 @@ def reference_frames(manifest: Manifest, bundle: Path, indices: list[int]) -> li
     animator = Animator(model)
     driving = list(read_frames(helpers["sample_driving"]))
     avatar = animator.prepare_source(read_image(helpers["sample_source"]))
-    views = [driving[i] for i in np.linspace(0, len(driving) - 1, model.cfg.views).astype(int)]
-    drive = animator.prepare_driving(avatar, driving[0], views)
+    drive = animator.prepare_driving(avatar, driving[0], evenly(driving, model.cfg.views))
     tracker = FaceTracker(animator.landmarker)
     wanted, out = set(indices), {}
     for i in range(max(indices) + 1):
@@ -52,9 +51,6 @@ def reference_frames(manifest: Manifest, bundle: Path, indices: list[int]) -> li
 
 
 def compare(device_frames: list[np.ndarray], reference: list[np.ndarray]) -> dict[str, float]:
-    from mpkit.landmarks.face import FaceLandmarker
-    from mpkit.errors import NoFaceError
-
     landmarker = FaceLandmarker()
     dists = []
     for a, b in zip(device_frames, reference):

@@ -7,6 +7,7 @@ operations are retried.
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import time
 from dataclasses import asdict, dataclass
@@ -74,8 +75,6 @@ def _retry(times: int = 3, delay_s: float = 0.3):
 
 def client(adb: str | None = None) -> adbutils.AdbClient:
     """An adbutils client for `HOST:PORT` (default: $ANDROID_ADB_SERVER_PORT or 5037)."""
-    import os
-
     host, port = "127.0.0.1", int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
     if adb:
         host, _, p = adb.rpartition(":")

@@ -15,7 +15,8 @@ from mpkit.media.image import read_image
 from mpkit.media.video import read_frames
 from mpkit.metrics.image import psnr, ssim
 from mpkit.models.portrait import PortraitModel
-from mpkit.pipeline.animator import Animator
+from mpkit.landmarks.face import FaceTracker
+from mpkit.pipeline.animator import Animator, evenly
 
 COMPONENT_ATTRS = {"keypoints": "keypoints", "dense_motion": "dense_motion",
                    "synthesis": "synthesis", "multiview": "multiview"}
@@ -31,18 +32,13 @@ class Reference:
 
 
 def _driving_frames(cal: CalibrationSet) -> list[np.ndarray]:
-    frames = list(read_frames(asset_path(cal.driving.video)))
-    idx = np.linspace(0, len(frames) - 1, cal.driving.frames).round().astype(int)
-    return [frames[i] for i in idx]
+    return evenly(list(read_frames(asset_path(cal.driving.video))), cal.driving.frames)
 
 
 def run_pipeline(animator: Animator, cal: CalibrationSet, driving: list[np.ndarray]
                  ) -> list[np.ndarray]:
     """Every calibration source animated by the calibration driving frames."""
-    from mpkit.landmarks.face import FaceTracker
-
-    views = [driving[i] for i in np.linspace(0, len(driving) - 1, animator.cfg.views)
-             .round().astype(int)]
+    views = evenly(driving, animator.cfg.views)
     images = []
     for name in cal.sources:
         avatar = animator.prepare_source(read_image(asset_path(name)), name=name)

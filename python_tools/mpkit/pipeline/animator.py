@@ -18,6 +18,16 @@ from mpkit.pipeline.crop import Crop, face_crop
 from mpkit.pipeline.inpaint import Inpainter, OpenCVInpainter, pseudo_background
 
 
+def even_indices(length: int, count: int) -> list[int]:
+    """`count` indices spread evenly over `length` items, first and last included."""
+    return np.linspace(0, length - 1, count).round().astype(int).tolist()
+
+
+def evenly(frames: list[np.ndarray], count: int) -> list[np.ndarray]:
+    """The frames at `even_indices` (e.g. the T pseudo-multiview poses of a driving clip)."""
+    return [frames[i] for i in even_indices(len(frames), count)]
+
+
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """RGB uint8 [H,W,3] → float [1,3,H,W] in [0,1]."""
     return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float() / 255.0

@@ -22,7 +22,7 @@ from mpkit.media.video import read_frames
 from mpkit.metrics.image import l1, psnr, ssim
 from mpkit.metrics.landmarks import expression_distance, landmark_distance
 from mpkit.models.portrait import PortraitModel
-from mpkit.pipeline.animator import Animator
+from mpkit.pipeline.animator import Animator, evenly
 
 IDENTITY = "identity copy"
 
@@ -43,17 +43,12 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def _views(frames: list[np.ndarray], count: int) -> list[np.ndarray]:
-    idx = np.linspace(0, len(frames) - 1, count).round().astype(int)
-    return [frames[i] for i in idx]
-
-
 def _animate(model: PortraitModel, source: np.ndarray, frames: list[np.ndarray],
              driven: list[np.ndarray], name: str) -> tuple[np.ndarray, list[np.ndarray], list]:
     """(source crop, driving crops, generated frames) for `driven` frames of the clip `frames`."""
     animator = Animator(model)
     avatar = animator.prepare_source(source, name=f"{name} source")
-    drive = animator.prepare_driving(avatar, frames[0], _views(frames, model.cfg.views), name)
+    drive = animator.prepare_driving(avatar, frames[0], evenly(frames, model.cfg.views), name)
     pairs = list(animator.run(avatar, drive, driven, name=name))
     return avatar.image, [p[0] for p in pairs], [p[1] for p in pairs]
 

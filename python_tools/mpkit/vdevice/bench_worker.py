@@ -11,7 +11,6 @@ import time
 import traceback
 from pathlib import Path
 
-import numpy as np
 
 from mpkit.bench.protocol import PROTOCOL_VERSION, BenchRequest
 from mpkit.media.files import atomic_output
@@ -37,7 +36,7 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
     from mpkit.media.image import read_image, write_image
     from mpkit.media.video import read_frames
     from mpkit.models import zoo
-    from mpkit.pipeline.animator import Animator
+    from mpkit.pipeline.animator import Animator, evenly
     from mpkit.vdevice.host_state import pss_kb, thermal_zones
 
     start = time.perf_counter()
@@ -53,8 +52,7 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
     driving = list(read_frames(helpers["sample_driving"]))
     start = time.perf_counter()
     avatar = animator.prepare_source(read_image(helpers["sample_source"]))
-    views = [driving[i] for i in np.linspace(0, len(driving) - 1, model.cfg.views).astype(int)]
-    drive = animator.prepare_driving(avatar, driving[0], views)
+    drive = animator.prepare_driving(avatar, driving[0], evenly(driving, model.cfg.views))
     source_ms = (time.perf_counter() - start) * 1e3
     for log in component_ms.values():
         log.clear()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
 
 from mpkit.vdevice.transport import Stream
 
