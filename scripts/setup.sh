@@ -34,7 +34,7 @@ done
 [ -n "$python" ] || { log "Python 3.11 is required (python3.11 not found)"; exit 1; }
 
 stamp=$venv/.mpkit-installed
-want=$(cat requirements/lock.txt requirements/runtime.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements/lock.txt requirements/runtime.txt requirements/nodeps.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   log "creating $venv (pinned stack, about 2 minutes and 4.5 GB)"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
@@ -47,6 +47,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   fi
   "$venv/bin/pip" install -q pip==26.0
   "$venv/bin/pip" install -q "${links[@]}" -c requirements/lock.txt -r requirements/runtime.txt
+  "$venv/bin/pip" install -q --no-deps -r requirements/nodeps.txt
   "$venv/bin/pip" install -q --no-deps -e .
   if "$venv/bin/pip" list 2>/dev/null | grep -qi '^nvidia-'; then
     log "a CUDA package was pulled in; the stack must stay CPU-only"; exit 1

@@ -38,6 +38,7 @@ class FileEntry(_Strict):
 
 class ComponentEntry(FileEntry):
     stage: str
+    precision: str  # fp32 | fp16 | int8 | mixed (a recipe may leave some components fp32)
     inputs: list[TensorIO]
     outputs: list[TensorIO]
     layout: str = "NCHW float32; images RGB in [0,1]; keypoints (x,y) in [-1,1]"

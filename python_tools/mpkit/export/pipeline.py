@@ -28,7 +28,8 @@ HELPERS = {"face_detector": ("face_detection_short_range.tflite", "litert"),
            "segmenter": ("selfie_segmentation.tflite", "litert"),
            "sample_source": ("obama.jpg", "media"),
            "sample_driving": ("carphone.mp4", "media")}
-TOOLS = ("torch", "executorch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer", "mpkit")
+TOOLS = ("torch", "executorch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer",
+         "tflite-support", "mpkit")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,13 @@ def _io(specs) -> list[TensorIO]:
             for s in specs]
 
 
+def _worst(entries: list[ComponentEntry]) -> str:
+    """The component output furthest from float (lowest SQNR)."""
+    name, figure, value = min(((e.name, k, v) for e in entries for k, v in e.validation.items()),
+                              key=lambda t: t[2])
+    return f"{name} {figure.removesuffix('_sqnr_db')} at {value} dB SQNR"
+
+
 def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
            checkpoint: Path | None = None, force: bool = False, ignore_gate: bool = False,
            progress: Callable[[str], None] = lambda message: None,
@@ -61,40 +69,49 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
     backend.check_available()
     recipe = load_recipe(recipe_name)
     backend.check_precision(recipe)
-    calibration = load_calibration()
+    calibration, validation = load_calibration("faces"), load_calibration("validation")
     model = zoo.build(model_id, checkpoint)
     staging = prepare_output(out, force)
     try:
         model.warp.impl = warp or backend.warp
-        progress("eager float reference on the calibration faces")
-        ref = validate.reference(model, calibration)
+        progress(f"eager float reference on the {validation.name} faces")
+        ref = validate.reference(model, validation)
+        calib = ref
+        if recipe.quantize:
+            progress(f"recording calibration inputs on the {calibration.name} faces")
+            calib = validate.reference(model, calibration)
         entries, runners = [], {}
         for name, component in model.components().items():
-            progress(f"lowering {name} for {backend.name}")
+            progress(f"lowering {name} for {backend.name} ({recipe.name})")
             path = staging / f"{name}{backend.suffix}"
-            calls = ref.calls[name]
-            backend.lower(component, calls[0][0], recipe, [c[0] for c in calls], path)
+            part_recipe = recipe.for_component(name)
+            backend.lower(component, ref.calls[name][0][0], part_recipe,
+                          [c[0] for c in calib.calls[name]], path)
             inputs, outputs = component.io_spec()
             figures = {}
             if backend.host_runnable:
                 run = backend.host_runner(path)
                 figures = validate.component_figures(ref, name, run, [o.name for o in outputs])
                 runners[name] = validate.as_component(run)
-            entries.append(ComponentEntry(name=name, stage=component.stage, inputs=_io(inputs),
+            entries.append(ComponentEntry(name=name, stage=component.stage,
+                                          precision=part_recipe.precision, inputs=_io(inputs),
                                           outputs=_io(outputs), validation=figures,
                                           **file_entry(path)))
-        summary = {"calibration": calibration.name, "host_validated": backend.host_runnable,
-                   "gate": recipe.gate.model_dump()}
+        summary = {"calibration": calibration.name if recipe.quantize else None,
+                   "validation": validation.name, "host_validated": backend.host_runnable,
+                   "gate": recipe.gate.model_dump(),
+                   "quantize": recipe.quantize.model_dump() if recipe.quantize else None}
         if backend.host_runnable:
             progress("validating the whole pipeline end to end")
-            e2e = validate.end_to_end(model, calibration, ref, runners)
+            e2e = validate.end_to_end(model, validation, ref, runners)
             passed = bool(e2e["psnr_db_min"] >= recipe.gate.end_to_end_psnr_db)
             summary.update(end_to_end=e2e, passed=passed)
             if not passed and not ignore_gate:
                 raise MpkitError(
                     f"{backend.name}/{recipe.name}: end-to-end PSNR {e2e['psnr_db_min']} dB is "
-                    f"below the recipe's gate of {recipe.gate.end_to_end_psnr_db} dB "
-                    "(--ignore-gate to keep it for experiments)")
+                    f"below the recipe's gate of {recipe.gate.end_to_end_psnr_db} dB (worst "
+                    f"component: {_worst(entries)}): use a recipe that keeps more in float, or "
+                    "--ignore-gate to keep it for experiments")
         helpers = []
         for role, (asset, runtime) in HELPERS.items():
             shutil.copyfile(asset_path(asset), staging / asset)

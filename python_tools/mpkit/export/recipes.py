@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,16 +21,38 @@ class Gate(_Strict):
     end_to_end_psnr_db: float = Field(description="minimum PSNR of the generated frame vs float")
 
 
+class Quantize(_Strict):
+    """What gets lower precision. `ops` names op kinds each backend maps to its own ops
+    (conv: 2-D convolutions, linear: fully connected layers, all: every op its quantizer knows,
+    the warp and the sampling grid included)."""
+
+    weights: Literal["int8", "fp16"]
+    activations: Literal["int8", "float"]
+    ops: list[Literal["conv", "linear", "all"]] = Field(min_length=1)
+    # Components to quantize (None: all); the others stay fp32.
+    components: list[Literal["keypoints", "dense_motion", "synthesis", "multiview"]] | None = None
+    keep_float: list[str] = []  # what stays float and why (for the manifest and reports)
+
+
 class Recipe(_Strict):
     name: str
     description: str
-    precision: str = Field(pattern="^(fp32|fp16|int8|mixed)$")
+    precision: Literal["fp32", "fp16", "int8", "mixed"]
+    quantize: Quantize | None = None
     gate: Gate
+
+    def for_component(self, name: str) -> Recipe:
+        """This recipe as it applies to one component (fp32 where it is not quantized)."""
+        q = self.quantize
+        if q is None or q.components is None or name in q.components:
+            return self
+        return self.model_copy(update={"precision": "fp32", "quantize": None})
 
 
 class DrivingFrames(_Strict):
     video: str
     frames: int = Field(ge=1)
+    start: int = Field(0, ge=0)  # frames are taken evenly from this one to the last
 
 
 class CalibrationSet(_Strict):
@@ -65,9 +88,12 @@ def load_recipe(name: str) -> Recipe:
 
 
 def load_calibration(name: str = "faces") -> CalibrationSet:
+    """A set of real faces: `faces` calibrates quantization, `validation` (other faces and
+    frames) checks the artifacts."""
     path = quantization_dir() / "calibration" / f"{name}.yaml"
     if not path.is_file():
-        raise UnknownNameError(f"unknown calibration set {name!r}")
+        known = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        raise UnknownNameError(f"unknown calibration set {name!r}; known: {', '.join(known)}")
     cal = load_yaml(CalibrationSet, path)
     cal.check(path)
     return cal

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from mpkit.errors import MediaError
 from mpkit.export.recipes import CalibrationSet
 from mpkit.media.assets import asset_path
 from mpkit.media.image import read_image
@@ -32,7 +33,11 @@ class Reference:
 
 
 def _driving_frames(cal: CalibrationSet) -> list[np.ndarray]:
-    return evenly(list(read_frames(asset_path(cal.driving.video))), cal.driving.frames)
+    frames = list(read_frames(asset_path(cal.driving.video)))[cal.driving.start:]
+    if not frames:
+        raise MediaError(f"calibration set {cal.name}: {cal.driving.video} has no frames from "
+                         f"{cal.driving.start} on")
+    return evenly(frames, cal.driving.frames)
 
 
 def run_pipeline(animator: Animator, cal: CalibrationSet, driving: list[np.ndarray]

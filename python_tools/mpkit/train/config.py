@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mpkit.configfile import load_yaml
 from mpkit.errors import MpkitError
@@ -30,6 +30,11 @@ class TrainConfig(BaseModel):
     photos: list[str] = []
     photo_fraction: float = 0.3  # share of steps that use a still with synthetic motion
     color_jitter: bool = True
+    # Share of samples whose synthesis gets the driving frame's pseudo background (the paper's
+    # appearance augmentation); the rest get the source's, as at inference, so the network also
+    # learns to move the background when the camera moves.
+    driving_background: float = Field(1.0, ge=0.0, le=1.0)
+    lr_final: float | None = None  # cosine decay from lr to this over the steps; None: constant
     holdout: float = 0.2
     loss_weights: LossWeights = LossWeights()
     checkpoint_every: int = 100

@@ -8,6 +8,7 @@ A run folder holds `ckpt-<step>/` (weights.safetensors, optimizer.safetensors, s
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -73,8 +74,24 @@ class Trainer:
             batches = [to_batch(clip, self._pick(frames, n)) for n in (b, b, b * t)]
         return color_jitter(batches, g) if self.cfg.color_jitter else batches
 
+    def _background(self, src: dict, drv: dict) -> torch.Tensor:
+        """Per sample, the driving frame's own inpainted background (appearance knowledge: the
+        network learns to take the background from this input) or the source's."""
+        n = len(src["image"])
+        use_driving = torch.rand(n, generator=self.generator) < self.cfg.driving_background
+        return torch.where(use_driving[:, None, None, None], drv["background"], src["background"])
+
+    def _learning_rate(self) -> float:
+        cfg = self.cfg
+        if cfg.lr_final is None:
+            return cfg.lr
+        done = min(1.0, self.step / max(1, cfg.steps))
+        return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * done))
+
     def train_step(self) -> dict[str, float]:
         model, w = self.model, self.cfg.loss_weights
+        for group in self.optimizer.param_groups:
+            group["lr"] = self._learning_rate()
         parts = model.components()
         src, drv, views = self._batches()
         t = model.cfg.views
@@ -89,10 +106,8 @@ class Trainer:
             view_motion = model.dense_motion(rep(source_small), rep(src["masks"]), rep(kp_s), kp_v)
         multiview = parts["multiview"].encode_views(src["image"], src["background"],
                                                     view_motion[0], list(view_motion[1:]))
-        # Appearance knowledge: in training the background comes from the driving frame's own
-        # inpainting, so the network learns to take the background from this input.
-        pred = parts["synthesis"].render(src["image"], drv["background"], multiview, deformation,
-                                         occlusions)
+        pred = parts["synthesis"].render(src["image"], self._background(src, drv), multiview,
+                                         deformation, occlusions)
         terms = {
             "l1": (pred - drv["image"]).abs().mean(),
             "ssim": losses.multiscale_ssim_loss(pred, drv["image"]),
@@ -107,7 +122,8 @@ class Trainer:
         total.backward()
         self.optimizer.step()
         self.step += 1
-        return {"step": self.step, "total": float(total.detach()),
+        return {"step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
+                "total": float(total.detach()),
                 **{k: float(v.detach()) for k, v in terms.items()}}
 
     # -- checkpoints ----------------------------------------------------------------------

@@ -9,16 +9,68 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mpkit.errors import MpkitError
 from mpkit.export.backends.base import Backend, HostRunner
 from mpkit.export.recipes import Recipe
+from mpkit.export.tflite_metadata import write_metadata
 from mpkit.media.files import atomic_output
 from mpkit.models.portrait import Component
+
+
+# Recipe op kinds → TFLite builtin ops ai-edge-quantizer is told to quantize.
+_TFL_OPS = {"conv": ("CONV_2D", "DEPTHWISE_CONV_2D"), "linear": ("FULLY_CONNECTED",)}
+
+
+def quantize_tflite(float_model: bytes, recipe: Recipe,
+                    calibration: Sequence[tuple[torch.Tensor, ...]]) -> bytes:
+    """ai-edge-quantizer on the converted file (litert-torch's PT2E path fails on this model):
+    fp16 weights (computed in float) or static int8 for the recipe's op kinds; I/O stays float."""
+    from ai_edge_quantizer import quantizer
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    q = quantizer.Quantizer(bytearray(float_model))
+    ops = [op for kind in recipe.quantize.ops for op in _TFL_OPS[kind]]
+    for op in ops:
+        if recipe.quantize.weights == "fp16":
+            q.add_weight_only_config(".*", op, 16, algorithm_key=AlgorithmName.FLOAT_CASTING)
+        else:
+            q.add_static_config(".*", op, activation_num_bits=8, weight_num_bits=8)
+    result = None
+    if q.need_calibration:
+        # One sample at a time, ranges merged as global min/max: the quantizer's own merge is a
+        # moving average dominated by the first sample, which clips the rest (synthesis SQNR
+        # 27 dB that way, 39 dB this way, on the validation faces).
+        per_sample = [q.calibrate({"serving_default": [{f"args_{i}": x.numpy()
+                                                         for i, x in enumerate(args)}]},
+                                  num_threads=1)
+                      for args in calibration]
+        result = _merge_ranges(per_sample)
+    return bytes(q.quantize(result, enable_progress_bar=False,
+                            enable_progress_report=False).quantized_model)
+
+
+def _merge_ranges(per_sample: list[dict]) -> dict:
+    merged = {}
+    for name, first in per_sample[0].items():
+        if not first:
+            merged[name] = first
+            continue
+        merged[name] = {**first,
+                        "min": np.minimum.reduce([s[name]["min"] for s in per_sample]),
+                        "max": np.maximum.reduce([s[name]["max"] for s in per_sample])}
+    return merged
 
 
 class TfliteBackend(Backend):
     name, runtime, suffix = "tflite", "litert", ".tflite"
     warp = "embed"  # the converter's grid_sample decomposition is slow and not GPU-delegable
-    precisions = ("fp32",)
+    precisions = ("fp32", "fp16", "mixed")
+
+    def check_precision(self, recipe: Recipe) -> None:
+        super().check_precision(recipe)
+        if recipe.quantize and "all" in recipe.quantize.ops:
+            raise MpkitError(f"tflite: recipe {recipe.name} quantizes every op, which makes the "
+                             "model's inputs and outputs int8; use mixed")
 
     def lower(self, component: Component, example, recipe: Recipe,
               calibration: Sequence[tuple[torch.Tensor, ...]], path: Path) -> None:
@@ -27,6 +79,11 @@ class TfliteBackend(Backend):
         converted = litert_torch.convert(component.eval(), example)
         with atomic_output(path) as tmp:
             converted.export(str(tmp))
+            # Metadata before quantizing: tflite-support's writer drops the quantized file's
+            # fp16/int8 weight buffers ("Input tensor N lacks data"); the quantizer keeps it.
+            write_metadata(tmp, component, component.cfg.id, f"{recipe.name} recipe")
+            if recipe.quantize:
+                tmp.write_bytes(quantize_tflite(tmp.read_bytes(), recipe, calibration))
 
     def host_runner(self, path: Path, threads: int = 2) -> HostRunner:
         from ai_edge_litert.interpreter import Interpreter
