@@ -59,6 +59,56 @@ def test_tflite_bundle_has_no_gather_nd(tflite_bundle):
         assert "GATHER_ND" not in ops and "BROADCAST_TO" not in ops, c.name
 
 
+@pytest.fixture(scope="module", params=[("tflite", "fp16", 40), ("tflite", "mixed", 30),
+                                        ("executorch-xnnpack", "mixed", 30)],
+                ids=lambda p: f"{p[0]}-{p[1]}")
+def quantized(request, asset, tmp_path_factory):
+    backend, recipe, gate = request.param
+    out = tmp_path_factory.mktemp("quantized") / f"{backend}-{recipe}"
+    return export("mp-tiny", backend, recipe, out, zoo.default_checkpoint("mp-tiny")), gate
+
+
+def test_quantized_bundle_passes_its_gate_on_other_faces(quantized, tmp_path_factory):
+    result, gate = quantized
+    m = result.manifest
+    fp32 = {c.name: c for c in _bundle(m.backend, tmp_path_factory).manifest.components}
+    assert m.validation["validation"] == "validation" and m.validation["passed"]
+    assert m.validation["end_to_end"]["psnr_db_min"] >= gate
+    quantized_parts = load_recipe(m.recipe).quantize.components or list(fp32)
+    for c in m.components:
+        if c.name in quantized_parts:
+            assert c.precision == m.precision
+            assert c.bytes < 0.7 * fp32[c.name].bytes, (c.name, c.bytes, fp32[c.name].bytes)
+        else:
+            assert c.precision == "fp32" and all(v >= 60 for v in c.validation.values())
+    assert bundle.verify(result.out).recipe == m.recipe
+
+
+def test_tflite_metadata_names_every_tensor(quantized):
+    from mpkit.export.tflite_metadata import read_metadata
+
+    result, _ = quantized
+    if result.manifest.runtime != "litert":
+        pytest.skip("TFLite metadata only")
+    for c in result.manifest.components:
+        graph = read_metadata(result.out / c.file)["subgraph_metadata"][0]
+        assert [t["name"] for t in graph["input_tensor_metadata"]] == [i.name for i in c.inputs]
+        assert [t["name"] for t in graph["output_tensor_metadata"]] == [o.name for o in c.outputs]
+
+
+def test_int8_everywhere_fails_its_gate_naming_the_worst_component(asset, tmp_path):
+    with pytest.raises(MpkitError, match=r"below the recipe's gate of 30.0 dB \(worst component: "
+                                         r"dense_motion"):
+        export("mp-tiny", "executorch-xnnpack", "int8", tmp_path / "b",
+               zoo.default_checkpoint("mp-tiny"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_recipe_a_backend_cannot_run_lists_what_it_can(asset, tmp_path):
+    with pytest.raises(MpkitError, match="does not support recipe int8 .*supports fp32, fp16, mixed"):
+        export("mp-tiny", "tflite", "int8", tmp_path / "b")
+
+
 def test_tampered_bundle_fails_verify_naming_the_file(exported, tmp_path):
     copy = tmp_path / "b"
     shutil.copytree(exported.out, copy)

@@ -28,10 +28,11 @@ def cli() -> None:
 
 def _register() -> None:
     from mpkit.cli import (
-        animate, assets, bench, demo, deploy, devices, evaluate, export, landmarks, models, train,
+        animate, assets, bench, check, demo, deploy, devices, evaluate, export, landmarks, models,
+        train,
     )
 
-    for module in (assets, models, landmarks, animate, demo, train, evaluate, export, devices,
+    for module in (assets, models, landmarks, animate, demo, train, evaluate, check, export, devices,
                    deploy, bench):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -6,8 +6,11 @@ model's `warp` config):
 - `grid_sample`: `F.grid_sample`. XNNPACK runs it on the portable kernel; Vulkan delegates it
   with border padding and align_corners=True; the TFLite converter decomposes it into ~100
   GATHER_ND/5-D BROADCAST_TO/SELECT ops per call, which the GPU delegate cannot run.
-- `embed`: the four bilinear corners fetched with `F.embedding` from an NHWC table (TFLite:
-  CAST + EMBEDDING_LOOKUP, GPU-listed ops only) and blended with arithmetic weights.
+- `embed`: the four bilinear corners fetched with `F.embedding` (1-D ids) from an NHWC table and
+  blended with arithmetic weights. TFLite: CAST + EMBEDDING_LOOKUP; NNAPI maps it, the classic
+  GPU delegate has no parser for it, LiteRT's GPU compatibility check accepts it with 1-D ids.
+  (litert-torch lowers index_select/gather/indexing to GATHER_ND, so embedding is the only
+  lookup that stays a single delegate-listed op.)
 """
 
 from __future__ import annotations
@@ -67,8 +70,10 @@ def embed_sample(image: torch.Tensor, grid: torch.Tensor, padding_mode: str,
         xi, yi = x0 + dx, y0 + dy
         if padding_mode == "zeros":
             weight = weight * _inside(xi, w) * _inside(yi, h)
-        index = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1) + offset).to(torch.int32)
-        out = out + F.embedding(index, table) * weight.unsqueeze(-1)
+        index = yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1) + offset
+        # flattened before the cast: the GPU delegate takes no int32 RESHAPE
+        rows = F.embedding(index.reshape(-1).to(torch.int32), table).reshape(*index.shape, c)
+        out = out + rows * weight.unsqueeze(-1)
     return out.permute(0, 3, 1, 2)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from mpkit.errors import MpkitError
+from mpkit.export.placement import OpPlacement, WarpSite
 from mpkit.export.recipes import Recipe
 from mpkit.models.portrait import Component
 
@@ -33,6 +34,13 @@ class Backend:
 
     def lower(self, component: Component, example: tuple[torch.Tensor, ...], recipe: Recipe,
               calibration: Sequence[tuple[torch.Tensor, ...]], path: Path) -> None:
+        raise NotImplementedError
+
+    def check(self, component: Component, example: tuple[torch.Tensor, ...], recipe: Recipe,
+              calibration: Sequence[tuple[torch.Tensor, ...]], workdir: Path,
+              sites: list[WarpSite]) -> list[OpPlacement]:
+        """Lowers the component and reports where each op will run; fills in the placement and
+        suggested fix of its warp call sites."""
         raise NotImplementedError
 
     def host_runner(self, path: Path) -> HostRunner:

@@ -11,6 +11,7 @@ import torch
 
 from mpkit.errors import MpkitError
 from mpkit.export.backends.base import Backend, HostRunner
+from mpkit.export.placement import OpPlacement, WarpSite, executorch_ops
 from mpkit.export.recipes import Recipe
 from mpkit.models.portrait import Component
 from mpkit.media.files import atomic_output
@@ -45,19 +46,44 @@ def quantize_pt2e(component: Component, example, recipe: Recipe,
 
 class _ExecuTorchBackend(Backend):
     runtime, suffix, warp = "executorch", ".pte", "grid_sample"
+    target = ""  # the delegate's short name in reports
+
+    def warp_fix(self, site: WarpSite) -> str:
+        return ""
+
+    def check(self, component: Component, example, recipe: Recipe,
+              calibration: Sequence[tuple[torch.Tensor, ...]], workdir: Path,
+              sites: list[WarpSite]) -> list[OpPlacement]:
+        edge = self.edge_program(component, example, recipe, calibration)
+        rows, warp_in, warp_out = executorch_ops(
+            component.name, edge.exported_program().graph_module, self.target)
+        for site in sites:
+            site.ops = warp_in + warp_out
+            if warp_out:
+                ops = ", ".join(f"{op} ×{n}" for op, n in sorted(warp_out.items()))
+                site.where[self.target] = f"portable CPU kernel: {ops}"
+                site.fix[self.target] = self.warp_fix(site)
+            else:
+                site.where[self.target] = "delegated"
+        return rows
 
     def partitioners(self, recipe: Recipe) -> list:
         raise NotImplementedError
 
-    def lower(self, component: Component, example, recipe: Recipe,
-              calibration: Sequence[tuple[torch.Tensor, ...]], path: Path) -> None:
+    def edge_program(self, component: Component, example, recipe: Recipe,
+                     calibration: Sequence[tuple[torch.Tensor, ...]]):
+        """The lowered (partitioned) edge program, before serialization."""
         from executorch.exir import to_edge_transform_and_lower
 
         if recipe.quantize and recipe.quantize.activations == "int8":
             program = quantize_pt2e(component, example, recipe, calibration)
         else:
             program = torch.export.export(component, example, strict=True)
-        edge = to_edge_transform_and_lower(program, partitioner=self.partitioners(recipe))
+        return to_edge_transform_and_lower(program, partitioner=self.partitioners(recipe))
+
+    def lower(self, component: Component, example, recipe: Recipe,
+              calibration: Sequence[tuple[torch.Tensor, ...]], path: Path) -> None:
+        edge = self.edge_program(component, example, recipe, calibration)
         with atomic_output(path) as tmp:
             tmp.write_bytes(edge.to_executorch().buffer)
 
@@ -74,8 +100,12 @@ class _ExecuTorchBackend(Backend):
 
 
 class XnnpackBackend(_ExecuTorchBackend):
-    name = "executorch-xnnpack"
+    name, target = "executorch-xnnpack", "xnnpack"
     precisions = ("fp32", "int8", "mixed")
+
+    def warp_fix(self, site: WarpSite) -> str:
+        return ("XNNPACK has no grid sampler, so the warp runs on the portable CPU kernel between "
+                "XNNPACK subgraphs: fine on a CPU target (its share is in benchmarks/export.py)")
 
     def partitioners(self, recipe: Recipe) -> list:
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -84,9 +114,17 @@ class XnnpackBackend(_ExecuTorchBackend):
 
 
 class VulkanBackend(_ExecuTorchBackend):
-    name = "executorch-vulkan"
+    name, target = "executorch-vulkan", "vulkan"
     precisions = ("fp32", "fp16")
     host_runnable = False
+
+    def warp_fix(self, site: WarpSite) -> str:
+        if (site.padding_mode, site.align_corners) != ("border", True):
+            return (f"Vulkan delegates grid_sampler_2d only with padding_mode=border and "
+                    f"align_corners=True; this model uses padding_mode={site.padding_mode}, "
+                    f"align_corners={site.align_corners}: set warp: {{padding_mode: border, "
+                    "align_corners: true}} in models/<id>/model.yaml and retrain or fine-tune")
+        return "the Vulkan partitioner rejected this call (tensor sizes or texture limits)"
 
     def partitioners(self, recipe: Recipe) -> list:
         from executorch.backends.vulkan.partitioner.vulkan_partitioner import VulkanPartitioner
@@ -99,7 +137,7 @@ class VulkanBackend(_ExecuTorchBackend):
 
 
 class QnnBackend(_ExecuTorchBackend):
-    name = "executorch-qnn"
+    name, target = "executorch-qnn", "qnn"
     precisions = ("fp32",)
     host_runnable = False
 

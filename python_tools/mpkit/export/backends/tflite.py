@@ -3,6 +3,8 @@ CPU (XNNPACK), GPU or NNAPI at run time."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import torch
 
 from mpkit.errors import MpkitError
 from mpkit.export.backends.base import Backend, HostRunner
+from mpkit.export.placement import OpPlacement, WarpSite, tflite_ops, tflite_warp_placement
 from mpkit.export.recipes import Recipe
 from mpkit.export.tflite_metadata import write_metadata
 from mpkit.media.files import atomic_output
@@ -76,14 +79,25 @@ class TfliteBackend(Backend):
               calibration: Sequence[tuple[torch.Tensor, ...]], path: Path) -> None:
         import litert_torch
 
-        converted = litert_torch.convert(component.eval(), example)
-        with atomic_output(path) as tmp:
+        with contextlib.redirect_stdout(io.StringIO()):  # the converter's progress chatter
+            converted = litert_torch.convert(component.eval(), example)
+        with atomic_output(path) as tmp, contextlib.redirect_stdout(io.StringIO()):
             converted.export(str(tmp))
             # Metadata before quantizing: tflite-support's writer drops the quantized file's
             # fp16/int8 weight buffers ("Input tensor N lacks data"); the quantizer keeps it.
             write_metadata(tmp, component, component.cfg.id, f"{recipe.name} recipe")
             if recipe.quantize:
                 tmp.write_bytes(quantize_tflite(tmp.read_bytes(), recipe, calibration))
+
+    def check(self, component: Component, example, recipe: Recipe,
+              calibration: Sequence[tuple[torch.Tensor, ...]], workdir: Path,
+              sites: list[WarpSite]) -> list[OpPlacement]:
+        path = workdir / f"{component.name}{self.suffix}"
+        self.lower(component, example, recipe, calibration, path)
+        rows, warp_ops = tflite_ops(component.name, path)
+        for site in sites:
+            tflite_warp_placement(site, warp_ops)
+        return rows
 
     def host_runner(self, path: Path, threads: int = 2) -> HostRunner:
         from ai_edge_litert.interpreter import Interpreter

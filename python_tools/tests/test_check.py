@@ -1,0 +1,61 @@
+"""`mpkit check`: op placement read from the real lowered programs and converted files."""
+
+import json
+
+import pytest
+
+from mpkit.export.check import check
+from mpkit.models import zoo
+
+
+def _sites(report, target):
+    return {w.component: w.where[target] for w in report.warps}
+
+
+def test_vulkan_delegates_the_warp_with_border_and_align_corners():
+    report = check("mp-tiny", "executorch-vulkan")
+    assert {w.component for w in report.warps} == {"dense_motion", "synthesis", "multiview"}
+    assert all(w.padding_mode == "border" and w.align_corners for w in report.warps)
+    assert set(_sites(report, "vulkan").values()) == {"delegated"}
+
+
+def test_vulkan_check_says_why_a_zeros_padded_warp_is_not_delegated():
+    model = zoo.build("mp-tiny")
+    model.warp.padding_mode, model.warp.align_corners = "zeros", False
+    report = check("mp-tiny", "executorch-vulkan", model=model)
+    for w in report.warps:
+        assert w.where["vulkan"] == "portable CPU kernel: aten.grid_sampler_2d.default ×1"
+        assert "only with padding_mode=border and align_corners=True" in w.fix["vulkan"]
+        assert "padding_mode=zeros, align_corners=False" in w.fix["vulkan"]
+    grid_rows = [r for r in report.ops if r.op == "aten.grid_sampler_2d.default"]
+    assert sum(r.where["vulkan"]["portable CPU kernel"] for r in grid_rows) == 3
+
+
+def test_tflite_check_lists_every_op_per_target_and_each_warp_call(run_cli):
+    code, out, _ = run_cli("check", "mp-tiny", "--backend", "tflite", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["targets"] == ["cpu", "gpu", "nnapi"]
+    ops = {(r["component"], r["op"]): r for r in report["ops"]}
+    conv = ops[("synthesis", "CONV_2D")]
+    assert conv["where"] == {"cpu": {"xnnpack": conv["count"]}, "gpu": {"gpu": conv["count"]},
+                             "nnapi": {"nnapi (API 27+)": conv["count"]}}
+    lookup = ops[("synthesis", "EMBEDDING_LOOKUP")]
+    assert lookup["where"]["gpu"] == {"cpu fallback": 4}
+    assert "no GPU parser for EMBEDDING_LOOKUP" in lookup["reasons"]["gpu"]
+    assert not any(op == "GATHER_ND" for _, op in ops)  # the embed warp, not the decomposition
+    warps = {w["component"]: w for w in report["warps"]}
+    assert set(warps) == {"dense_motion", "synthesis", "multiview"}
+    synthesis = warps["synthesis"]
+    assert (synthesis["impl"], synthesis["rank"], synthesis["grid_shape"]) == (
+        "embed", 4, [1, 256, 256, 2])
+    assert synthesis["ops"]["EMBEDDING_LOOKUP"] == 4
+    assert synthesis["where"]["nnapi"] == "nnapi"
+    assert synthesis["where"]["gpu"] == "cpu fallback: no GPU parser for EMBEDDING_LOOKUP"
+    assert "EMBEDDING_LOOKUP" in synthesis["fix"]["gpu"]
+
+
+def test_check_of_a_backend_without_its_sdk_is_a_clear_error(monkeypatch, run_cli):
+    monkeypatch.delenv("QNN_SDK_ROOT", raising=False)
+    code, _, err = run_cli("check", "mp-tiny", "--backend", "executorch-qnn")
+    assert code == 1 and "set QNN_SDK_ROOT" in err
