@@ -1,6 +1,7 @@
 """Exported bundles side by side with eager PyTorch, from one run: artifact size, per-component
-and frame-stage latency (each runtime in its own process), FPS and end-to-end PSNR vs float.
-Includes the TFLite bundle with the converter's own grid_sample lowering, for the warp A/B.
+and frame-stage latency (each runtime in its own process), FPS and end-to-end PSNR vs float, for
+every backend × recipe that runs here. Includes the TFLite warp A/B: the embed warp, the
+converter's own grid_sample lowering, and no warp at all (the warp's share of the frame stage).
 
     .venv/bin/python benchmarks/export.py [--model mp-tiny] [--repeats 20] [--json]
 
@@ -10,6 +11,7 @@ Host-measured (x86 CPU): not phone figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -19,9 +21,29 @@ from pathlib import Path
 from timing import median_seconds
 
 FRAME = ("keypoints", "dense_motion", "synthesis")
-CASES = (("eager", None, None), ("executorch-xnnpack", "executorch-xnnpack", None),
-         ("tflite (embed warp)", "tflite", "embed"),
-         ("tflite (converter grid_sample)", "tflite", "grid_sample"))
+# (label, backend, recipe, warp implementation); warp "none" drops the warp (timing only).
+CASES = (("eager", None, None, None),
+         ("executorch-xnnpack fp32", "executorch-xnnpack", "fp32", None),
+         ("executorch-xnnpack mixed", "executorch-xnnpack", "mixed", None),
+         ("tflite fp32 (embed warp)", "tflite", "fp32", "embed"),
+         ("tflite fp32 (converter grid_sample)", "tflite", "fp32", "grid_sample"),
+         ("tflite fp32 (no warp: timing only)", "tflite", "fp32", "none"),
+         ("tflite fp16", "tflite", "fp16", None),
+         ("tflite mixed", "tflite", "mixed", None))
+
+
+@contextlib.contextmanager
+def _without_warp():
+    """The warp returns its input unchanged (every call site samples at the input's size), so the
+    lowered graph is the model minus the warp: what remains of the frame time without it."""
+    from mpkit.models.warp import Warp
+
+    forward = Warp.forward
+    Warp.forward = lambda self, image, grid: image
+    try:
+        yield
+    finally:
+        Warp.forward = forward
 
 
 def _median_ms(fn, repeats: int) -> float:
@@ -77,14 +99,18 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, backend, warp in CASES:
+        for label, backend, recipe, warp in CASES:
             bundle, size_mb, psnr = None, None, None
             if backend:
-                result = export(args.model, backend, "fp32", Path(tmp) / label.replace(" ", "_"),
-                                zoo.default_checkpoint(args.model), warp=warp)
+                no_warp = warp == "none"
+                with _without_warp() if no_warp else contextlib.nullcontext():
+                    result = export(args.model, backend, recipe,
+                                    Path(tmp) / label.replace(" ", "_").replace(":", ""),
+                                    zoo.default_checkpoint(args.model),
+                                    warp="embed" if no_warp else warp, ignore_gate=no_warp)
                 bundle = str(result.out)
                 size_mb = sum(c.bytes for c in result.manifest.components) / 1e6
-                psnr = result.manifest.validation["end_to_end"]["psnr_db_min"]
+                psnr = None if no_warp else result.manifest.validation["end_to_end"]["psnr_db_min"]
             times = _spawn(args.model, bundle, args.repeats)
             rows.append({"case": label, "size_mb": size_mb, "psnr_db_min": psnr, "ms": times,
                          "frame_ms": sum(times[c] for c in FRAME)})
@@ -103,6 +129,13 @@ def main() -> None:
     print(tabulate(table, headers=["runtime", "MB", "keypoints ms", "dense_motion ms",
                                    "synthesis ms", "multiview ms (source)", "frame ms", "FPS",
                                    "speed vs eager", "e2e PSNR dB"], tablefmt="github"))
+    frame = {r["case"]: r["frame_ms"] for r in rows}
+    embed, converter = frame["tflite fp32 (embed warp)"], frame["tflite fp32 (converter grid_sample)"]
+    bare = frame["tflite fp32 (no warp: timing only)"]
+    print(f"\nTFLite frame stage: embed warp {embed:.1f} ms vs converter grid_sample "
+          f"{converter:.1f} ms ({converter / embed:.2f}× faster); the warp's share of the embed "
+          f"frame stage: {max(0.0, embed - bare) / embed:.0%} (converter lowering: "
+          f"{max(0.0, converter - bare) / converter:.0%})")
 
 
 if __name__ == "__main__":

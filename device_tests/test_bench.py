@@ -113,3 +113,45 @@ def test_dropped_link_mid_deploy_is_reported(app, bundle, fleet):
     finally:
         fleet.running[0].device.faults.drop_link_on = None
         fleet.server.connect(app.serial)
+
+
+def test_sustained_mode_records_an_fps_and_temperature_curve(app, bundle, tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    spec = BenchSpec(bundles=[str(bundle)], frames=4, warmup=1, cooldown_s=0, timeout_s=180,
+                     sustained_min=0.25)
+    run_id = run_bench(spec, [app], store)
+    (record,) = store.records([run_id])
+    curve = record["result"]["sustained"]
+    assert len(curve) >= 4, curve
+    minutes = [p["minute"] for p in curve]
+    assert minutes == sorted(minutes) and 0 < minutes[-1] <= 0.25 + 0.05
+    assert all(p["fps"] > 0 for p in curve)
+    # frames keep coming for the whole duration, far more than the 4 asked for
+    assert len(record["result"]["times"]["frame_ms"]) > 4 * len(curve)
+    out = write_report(store, [run_id], tmp_path / "report.md", "md")
+    assert "sustained.png" in out.read_text()
+    assert (tmp_path / "report_files" / "sustained.png").stat().st_size > 5000
+
+
+def test_devices_run_in_parallel_one_worker_each(bundle, tmp_path, fleet):
+    addr = f"127.0.0.1:{fleet.server.port}"
+    apk = tmp_path / "app.apk"
+    apk.write_bytes(b"PK\x03\x04 mpkit bench app stand-in")
+    devices = []
+    for running in fleet.running:
+        running.device.faults.__init__()
+        if running.device.serial not in {d.serial for d in device_lib.list_devices(addr)
+                                         if d.state == "device"}:
+            fleet.server.connect(running.device.serial)
+        dev = device_lib.connect(running.device.serial, addr)
+        dev.install(apk)
+        devices.append(dev)
+    started = []
+    store = Store(tmp_path / "r.sqlite")
+    run_id = run_bench(BenchSpec(bundles=[str(bundle)], repeat=2, **FAST), devices, store,
+                       progress=lambda m: started.append(m.split(": ")[0]))
+    records = store.records([run_id])
+    assert sorted(r["serial"] for r in records) == sorted([d.serial for d in devices] * 2)
+    assert all(r["status"] == "ok" for r in records)
+    # both workers started before either started its second cell
+    assert set(started[:2]) == {d.serial for d in devices}

@@ -1,11 +1,14 @@
 """The Device layer against a device driven through a real adb server."""
 
 import hashlib
+import json
 import os
 import time
 
 import pytest
+from click.testing import CliRunner
 
+from mpkit.cli.main import cli
 from mpkit.device import adb as device_lib
 from mpkit.device.errors import (
     CommandFailed, DeviceTimeout, LinkLost, MultipleDevices, NoDevice, StorageFull, Unauthorized,
@@ -107,3 +110,37 @@ def test_link_dropped_mid_command(device, fleet):
     fleet.running[0].device.faults.drop_link_on = "dropme"
     with pytest.raises(LinkLost, match="link lost"):
         device.shell(["echo", "dropme"], timeout=10)
+
+
+def _lan_address() -> str | None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.255", 9))  # no packet is sent; picks the outgoing interface
+            ip = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if ip.startswith("127.") else ip
+
+
+def test_remote_adb_server_is_driven_the_same_way(fleet, tmp_path):
+    """A lab host's adb server (listening on the network) driven from here with --adb."""
+    from mpkit.vdevice.daemon import AdbServer
+
+    ip = _lan_address()
+    if ip is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    remote = AdbServer(fleet.server.adb, tmp_path, listen_all=True)
+    try:
+        serial = fleet.serials[0]
+        remote.connect(serial)
+        result = CliRunner().invoke(cli, ["devices", "list", "--adb", f"{ip}:{remote.port}",
+                                          "--json"])
+        assert result.exit_code == 0, result.stderr
+        assert [d["serial"] for d in json.loads(result.stdout)] == [serial]
+        dev = device_lib.connect(serial, f"{ip}:{remote.port}")
+        assert dev.shell(["echo", "over the network"]).out.strip() == "over the network"
+        assert dev.info().virtual
+    finally:
+        remote.stop()

@@ -179,3 +179,21 @@ def test_interrupted_export_leaves_no_half_bundle(asset, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         export("mp-tiny", "tflite", "fp32", tmp_path / "b", progress=interrupt)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_auto_recipe_picks_the_cheapest_passing_precision_per_component(asset, tmp_path):
+    result = export("mp-tiny", "tflite", "auto", tmp_path / "b", zoo.default_checkpoint("mp-tiny"))
+    m = result.manifest
+    decisions = {d["component"]: d for d in m.validation["auto"]}
+    assert list(decisions) == ["synthesis", "dense_motion", "keypoints", "multiview"]  # by cost
+    for c in m.components:
+        d = decisions[c.name]
+        assert c.precision == ("fp32" if d["chosen"] == "fp32" else load_recipe(d["chosen"]).precision)
+        # int8 everywhere is not a TFLite candidate; the cheapest one that passed was kept
+        assert [t["recipe"] for t in d["tried"]][0] == "mixed"
+        passed = [t["recipe"] for t in d["tried"] if t["psnr_db_min"] >= 35]
+        assert d["chosen"] == (passed[0] if passed else "fp32")
+    assert decisions["synthesis"]["chosen"] != "fp32"
+    assert m.validation["passed"] and m.validation["end_to_end"]["psnr_db_min"] >= 35
+    assert bundle.verify(result.out).precision == "auto"
+    assert not list(result.out.glob(".trial-*"))

@@ -10,13 +10,13 @@ from importlib import metadata
 from pathlib import Path
 
 from mpkit.errors import MpkitError
-from mpkit.export import validate
+from mpkit.export import auto, validate
 from mpkit.export.backends import get_backend
 from mpkit.export.bundle import (
     SCHEMA_VERSION, ComponentEntry, HelperEntry, Manifest, TensorIO, file_entry, prepare_output,
     publish,
 )
-from mpkit.export.recipes import load_calibration, load_recipe
+from mpkit.export.recipes import Recipe, load_calibration, load_recipe
 from mpkit.media.assets import asset_path, sha256_file
 from mpkit.models import zoo
 from mpkit.models.measure import measure
@@ -30,6 +30,14 @@ HELPERS = {"face_detector": ("face_detection_short_range.tflite", "litert"),
            "sample_driving": ("carphone.mp4", "media")}
 TOOLS = ("torch", "executorch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer",
          "tflite-support", "mpkit")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One lowered component: its manifest entry and, when it runs here, its host runner."""
+
+    entry: ComponentEntry
+    runner: Callable | None
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,32 @@ def _worst(entries: list[ComponentEntry]) -> str:
     return f"{name} {figure.removesuffix('_sqnr_db')} at {value} dB SQNR"
 
 
+class _Lowering:
+    """Lowers components into the staging folder and validates each on the reference calls."""
+
+    def __init__(self, backend, model, ref, calib, staging: Path,
+                 progress: Callable[[str], None]):
+        self.backend, self.model, self.ref, self.calib = backend, model, ref, calib
+        self.staging, self.progress = staging, progress
+
+    def part(self, name: str, recipe: Recipe, path: Path | None = None) -> Part:
+        component = self.model.components()[name]
+        path = path or self.staging / f"{name}{self.backend.suffix}"
+        self.progress(f"lowering {name} for {self.backend.name} ({recipe.name})")
+        self.backend.lower(component, self.ref.calls[name][0][0], recipe,
+                           [c[0] for c in self.calib.calls[name]], path)
+        inputs, outputs = component.io_spec()
+        figures, runner = {}, None
+        if self.backend.host_runnable:
+            run = self.backend.host_runner(path)
+            figures = validate.component_figures(self.ref, name, run, [o.name for o in outputs])
+            runner = validate.as_component(run)
+        entry = ComponentEntry(name=name, stage=component.stage, precision=recipe.precision,
+                               inputs=_io(inputs), outputs=_io(outputs), validation=figures,
+                               **file_entry(path))
+        return Part(entry, runner)
+
+
 def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
            checkpoint: Path | None = None, force: bool = False, ignore_gate: bool = False,
            progress: Callable[[str], None] = lambda message: None,
@@ -68,7 +102,12 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
     backend = get_backend(backend_name)
     backend.check_available()
     recipe = load_recipe(recipe_name)
-    backend.check_precision(recipe)
+    candidates = auto.candidates(recipe, backend) if recipe.auto else []
+    if recipe.auto and not backend.host_runnable:
+        raise MpkitError(f"recipe {recipe.name} chooses by validating on this host, and "
+                         f"{backend.name} artifacts cannot run here: pick a fixed recipe")
+    if not recipe.auto:
+        backend.check_precision(recipe)
     calibration, validation = load_calibration("faces"), load_calibration("validation")
     model = zoo.build(model_id, checkpoint)
     staging = prepare_output(out, force)
@@ -77,33 +116,24 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
         progress(f"eager float reference on the {validation.name} faces")
         ref = validate.reference(model, validation)
         calib = ref
-        if recipe.quantize:
+        if recipe.quantize or any(c.quantize for c in candidates):
             progress(f"recording calibration inputs on the {calibration.name} faces")
             calib = validate.reference(model, calibration)
-        entries, runners = [], {}
-        for name, component in model.components().items():
-            progress(f"lowering {name} for {backend.name} ({recipe.name})")
-            path = staging / f"{name}{backend.suffix}"
-            part_recipe = recipe.for_component(name)
-            backend.lower(component, ref.calls[name][0][0], part_recipe,
-                          [c[0] for c in calib.calls[name]], path)
-            inputs, outputs = component.io_spec()
-            figures = {}
-            if backend.host_runnable:
-                run = backend.host_runner(path)
-                figures = validate.component_figures(ref, name, run, [o.name for o in outputs])
-                runners[name] = validate.as_component(run)
-            entries.append(ComponentEntry(name=name, stage=component.stage,
-                                          precision=part_recipe.precision, inputs=_io(inputs),
-                                          outputs=_io(outputs), validation=figures,
-                                          **file_entry(path)))
-        summary = {"calibration": calibration.name if recipe.quantize else None,
+        lowering = _Lowering(backend, model, ref, calib, staging, progress)
+        summary = {"calibration": calibration.name if calib is not ref else None,
                    "validation": validation.name, "host_validated": backend.host_runnable,
                    "gate": recipe.gate.model_dump(),
                    "quantize": recipe.quantize.model_dump() if recipe.quantize else None}
+        if recipe.auto:
+            parts, summary["auto"] = auto.choose(lowering, validation, recipe, candidates)
+        else:
+            parts = {name: lowering.part(name, recipe.for_component(name))
+                     for name in model.components()}
+        entries = [p.entry for p in parts.values()]
         if backend.host_runnable:
             progress("validating the whole pipeline end to end")
-            e2e = validate.end_to_end(model, validation, ref, runners)
+            e2e = validate.end_to_end(model, validation, ref,
+                                      {name: p.runner for name, p in parts.items()})
             passed = bool(e2e["psnr_db_min"] >= recipe.gate.end_to_end_psnr_db)
             summary.update(end_to_end=e2e, passed=passed)
             if not passed and not ignore_gate:

@@ -34,11 +34,19 @@ class Quantize(_Strict):
     keep_float: list[str] = []  # what stays float and why (for the manifest and reports)
 
 
+class Auto(_Strict):
+    """Per component, the first candidate recipe (cheapest first) that keeps the end-to-end
+    PSNR at or above the gate; fp32 when none does."""
+
+    candidates: list[str] = Field(min_length=1)
+
+
 class Recipe(_Strict):
     name: str
     description: str
-    precision: Literal["fp32", "fp16", "int8", "mixed"]
+    precision: Literal["fp32", "fp16", "int8", "mixed", "auto"]
     quantize: Quantize | None = None
+    auto: Auto | None = None
     gate: Gate
 
     def for_component(self, name: str) -> Recipe:

@@ -31,12 +31,14 @@ def adb_env(port: int, home: Path) -> dict[str, str]:
 
 
 class AdbServer:
-    """A real adb server (`adb -P PORT nodaemon server`) owned by this process."""
+    """A real adb server (`adb -P PORT nodaemon server`) owned by this process; `listen_all`
+    (adb -a) serves other hosts too, as a lab machine with phones does."""
 
-    def __init__(self, adb: str, home: Path, port: int | None = None):
+    def __init__(self, adb: str, home: Path, port: int | None = None, listen_all: bool = False):
         self.adb, self.port = adb, port or free_port()
         self.env = adb_env(self.port, home)
-        self.proc = subprocess.Popen([adb, "-P", str(self.port), "nodaemon", "server"],
+        flags = ["-a"] if listen_all else []
+        self.proc = subprocess.Popen([adb, *flags, "-P", str(self.port), "nodaemon", "server"],
                                      env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         self._wait_ready()

@@ -48,8 +48,18 @@ def quantize_tflite(float_model: bytes, recipe: Recipe,
                                   num_threads=1)
                       for args in calibration]
         result = _merge_ranges(per_sample)
-    return bytes(q.quantize(result, enable_progress_bar=False,
-                            enable_progress_report=False).quantized_model)
+    quantized = q.quantize(result, enable_progress_bar=False, enable_progress_report=False)
+    return _inline_buffers(quantized.quantized_model)
+
+
+def _inline_buffers(model: bytes) -> bytes:
+    """The quantizer stores buffers over 256 KB after the flatbuffer (offset/size); older
+    runtimes and tflite-support's metadata reader cannot follow those, and these models are far
+    below flatbuffers' 2 GB limit, so every buffer goes back inline."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(
+        flatbuffer_utils.read_model_from_bytearray(bytearray(model))))
 
 
 def _merge_ranges(per_sample: list[dict]) -> dict:

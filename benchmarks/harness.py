@@ -1,0 +1,91 @@
+"""What the adb harness costs: the same bundle and request run (a) directly by the benchmark
+worker in its own process and (b) through `mpkit bench` on a virtual device behind a real adb
+server (deploy, intent, polling, run-as read-back). Per-frame figures must agree (the harness
+must not distort what it measures) and the per-cell wall-clock overhead is printed beside them.
+
+    .venv/bin/python benchmarks/harness.py [--frames 40] [--repeats 3]
+
+Host-measured (x86 CPU, virtual device): not phone figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def direct(bundle: Path, frames: int, warmup: int, results: Path) -> tuple[float, float]:
+    """(p50 frame ms, wall s) of the worker run straight from a subprocess."""
+    from mpkit.bench.protocol import BenchRequest
+
+    request = BenchRequest(run_id=f"direct-{time.time_ns()}", bundle_dir=str(bundle),
+                           delegate="cpu", frames=frames, warmup=warmup)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mpkit.vdevice.bench_worker", "--request",
+                    request.model_dump_json(), "--bundle", str(bundle), "--results",
+                    str(results)], check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    body = json.loads((results / f"{request.run_id}.json").read_text())
+    return statistics.median(body["times"]["frame_ms"]), wall
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+
+    from tabulate import tabulate
+
+    from mpkit.bench.runner import BenchSpec, run_bench
+    from mpkit.bench.store import Store
+    from mpkit.device import adb as device_lib
+    from mpkit.export.pipeline import export
+    from mpkit.models import zoo
+    from mpkit.vdevice.control import bundled_adb
+    from mpkit.vdevice.daemon import Fleet
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        bundle = export("mp-tiny", "tflite", "fp32", tmp / "bundle",
+                        zoo.default_checkpoint("mp-tiny")).out
+        (tmp / "results").mkdir()
+        fleet = Fleet(1, bundled_adb())
+        try:
+            device = device_lib.connect(fleet.serials[0], f"127.0.0.1:{fleet.server.port}")
+            (tmp / "app.apk").write_bytes(b"PK\x03\x04 mpkit bench app stand-in")
+            device.install(tmp / "app.apk")
+            store = Store(tmp / "r.sqlite")
+            rows = []
+            for i in range(args.repeats):
+                p50_direct, wall_direct = direct(bundle, args.frames, args.warmup, tmp / "results")
+                spec = BenchSpec(bundles=[str(bundle)], frames=args.frames, warmup=args.warmup,
+                                 cooldown_s=0, seed=i)
+                start = time.perf_counter()
+                run_id = run_bench(spec, [device], store)
+                wall_harness = time.perf_counter() - start
+                (record,) = store.records([run_id])
+                rows.append((p50_direct, record["p50_ms"], wall_direct, wall_harness))
+        finally:
+            fleet.stop()
+    table = [[i + 1, f"{a:.1f}", f"{b:.1f}", f"{b / a - 1:+.1%}", f"{c:.1f}", f"{d:.1f}",
+              f"{d - c:+.1f}"] for i, (a, b, c, d) in enumerate(rows)]
+    print(f"mp-tiny tflite fp32, {args.frames} frames after {args.warmup} warm-up; "
+          "host-measured (virtual device), not phone figures")
+    print(tabulate(table, headers=["run", "p50 ms direct", "p50 ms via adb harness",
+                                   "frame-time difference", "cell wall s direct",
+                                   "cell wall s via harness", "harness wall overhead s"],
+                   tablefmt="github"))
+    diff = statistics.median(b / a - 1 for a, b, _, _ in rows)
+    print(f"\nmedian per-frame difference through the harness: {diff:+.1%} (goal: within ±5 %)")
+
+
+if __name__ == "__main__":
+    main()
