@@ -117,7 +117,7 @@ def _lan_address() -> str | None:
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
-            s.connect(("192.0.2.255", 9))  # no packet is sent; picks the outgoing interface
+            s.connect(("10.255.255.255", 9))  # no packet is sent; picks the outgoing interface
             ip = s.getsockname()[0]
         except OSError:
             return None
