@@ -1,6 +1,6 @@
-"""What the adb harness costs: the same bundle and request run (a) directly by the benchmark
-worker in its own process and (b) through `mpkit bench` on a virtual device behind a real adb
-server (deploy, intent, polling, run-as read-back). Per-frame figures must agree (the harness
+"""What the adb harness costs: the same bundle and request run (a) in-process, by the same code
+and runtime the virtual device's app process uses, and (b) through `mpkit bench` on a virtual
+device behind a real adb server (deploy, intent, polling, run-as read-back). Per-frame figures must agree (the harness
 must not distort what it measures) and the per-cell wall-clock overhead is printed beside them.
 
     .venv/bin/python benchmarks/harness.py [--frames 40] [--repeats 3]
@@ -11,28 +11,22 @@ Host-measured (x86 CPU, virtual device): not phone figures.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 
 def direct(bundle: Path, frames: int, warmup: int, results: Path) -> tuple[float, float]:
-    """(p50 frame ms, wall s) of the worker run straight from a subprocess."""
+    """(p50 frame ms, wall s) of the benchmark run in this process."""
     from mpkit.bench.protocol import BenchRequest
+    from mpkit.vdevice import bench_worker
 
     request = BenchRequest(run_id=f"direct-{time.time_ns()}", bundle_dir=str(bundle),
                            delegate="cpu", frames=frames, warmup=warmup)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mpkit.vdevice.bench_worker", "--request",
-                    request.model_dump_json(), "--bundle", str(bundle), "--results",
-                    str(results)], check=True, capture_output=True)
-    wall = time.perf_counter() - start
-    body = json.loads((results / f"{request.run_id}.json").read_text())
-    return statistics.median(body["times"]["frame_ms"]), wall
+    body = bench_worker.run(request, bundle, results)
+    return statistics.median(body["times"]["frame_ms"]), time.perf_counter() - start
 
 
 def main() -> None:
@@ -79,8 +73,8 @@ def main() -> None:
               f"{d - c:+.1f}"] for i, (a, b, c, d) in enumerate(rows)]
     print(f"mp-tiny tflite fp32, {args.frames} frames after {args.warmup} warm-up; "
           "host-measured (virtual device), not phone figures")
-    print(tabulate(table, headers=["run", "p50 ms direct", "p50 ms via adb harness",
-                                   "frame-time difference", "cell wall s direct",
+    print(tabulate(table, headers=["run", "p50 ms in-process", "p50 ms via adb harness",
+                                   "frame-time difference", "cell wall s in-process",
                                    "cell wall s via harness", "harness wall overhead s"],
                    tablefmt="github"))
     diff = statistics.median(b / a - 1 for a, b, _, _ in rows)

@@ -155,3 +155,22 @@ def test_devices_run_in_parallel_one_worker_each(bundle, tmp_path, fleet):
     assert all(r["status"] == "ok" for r in records)
     # both workers started before either started its second cell
     assert set(started[:2]) == {d.serial for d in devices}
+
+
+def test_link_dropped_mid_push_then_redeploy_completes(app, bundle, fleet):
+    vdev = fleet.running[0].device
+    addr = f"127.0.0.1:{fleet.server.port}"
+    remote = f"/data/local/tmp/mpkit/bundles/{bundle.name}-midpush"
+    vdev.faults.drop_link_after_bytes = 200_000  # inside the first large file
+    try:
+        with pytest.raises(LinkLost, match="link lost pushing"):
+            device_lib.connect(app.serial, addr).push(bundle / "dense_motion.tflite",
+                                                      f"{remote}/dense_motion.tflite")
+    finally:
+        vdev.faults.drop_link_after_bytes = None
+        fleet.server.connect(app.serial)
+    assert vdev.resolve(f"{remote}/dense_motion.tflite").exists() is False  # no half file
+    dev = device_lib.connect(app.serial, addr)
+    deploy(dev, bundle)  # the next deploy pushes and verifies everything
+    _, pushed = deploy(dev, bundle)
+    assert pushed is False

@@ -28,6 +28,7 @@ class Faults:
     unauthorized: bool = False
     storage_limit_bytes: int | None = None  # pushes beyond this fail with ENOSPC
     drop_link_on: str | None = None  # drop the connection when a command contains this
+    drop_link_after_bytes: int | None = None  # drop it mid-push, after this many bytes arrived
     hang_on: str | None = None  # never answer a command that contains this
     delay_s: float = 0.0  # answer every command this much later
     crash_app: bool = False  # the benchmark activity dies before writing a result
@@ -141,6 +142,18 @@ class VirtualDevice:
 
         return serve
 
+    async def drop_link(self) -> None:
+        """Drops every connection to this device and never answers again (a pulled cable)."""
+        for drop in list(self.on_drop):
+            await drop()
+        await asyncio.Event().wait()
+
+    async def check_transfer(self, received: int) -> None:
+        """Called by the sync service as push data arrives."""
+        limit = self.faults.drop_link_after_bytes
+        if limit is not None and received >= limit:
+            await self.drop_link()
+
     # -- commands --------------------------------------------------------------------------
     async def run(self, line: str, cwd: str = "/") -> Result:
         f = self.faults
@@ -149,9 +162,7 @@ class VirtualDevice:
         if f.hang_on and f.hang_on in line:
             await asyncio.Event().wait()
         if f.drop_link_on and f.drop_link_on in line:
-            for drop in list(self.on_drop):
-                await drop()
-            await asyncio.Event().wait()
+            await self.drop_link()
         return await Shell(lambda name: self._command(name, cwd), _Files(self, cwd)).run(line)
 
     def _command(self, name: str, cwd: str) -> Command | None:

@@ -16,7 +16,8 @@ ENOENT = 2
 
 class SyncService:
     """`files.resolve(device_path)` maps a device path into the device's folder (or None);
-    `files.check_space(n)` raises OSError when n more bytes do not fit."""
+    `files.check_space(n)` raises OSError when n more bytes do not fit;
+    `files.check_transfer(n)` is awaited as pushed bytes arrive (fault injection)."""
 
     def __init__(self, files):
         self.files = files
@@ -66,7 +67,7 @@ class SyncService:
     async def _send(self, stream: Stream, arg: str, _req: bytes) -> None:
         path, _, mode = arg.rpartition(",")
         local = self.files.resolve(path)
-        chunks, failure = [], None
+        chunks, failure, received = [], None, 0
         while True:
             kind = await stream.read_exactly(4)
             size = struct.unpack("<I", await stream.read_exactly(4))[0]
@@ -77,6 +78,8 @@ class SyncService:
                 await _fail(stream, f"unexpected {kind!r} in SEND")
                 return
             chunks.append(await stream.read_exactly(size))
+            received += size
+            await self.files.check_transfer(received)
         data = b"".join(chunks)
         if local is None:
             failure = f"{path}: Permission denied"
