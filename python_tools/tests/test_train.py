@@ -86,3 +86,15 @@ def test_typo_in_train_yaml_names_the_key(tmp_path):
                    "loss_weights: {l1: 1, facial_weight: 3}\n")
     with pytest.raises(MpkitError, match="loss_weights.facial_weight: Extra inputs"):
         load_train_config(bad)
+
+
+def test_phases_and_cosine_decay_set_the_learning_rate_per_step(asset, tmp_path):
+    cfg = smoke(4, lr_final=1e-5, driving_background=0.5,
+                phases=[{"until": 2, "driving_background": 1.0, "constant_lr": True}])
+    result = loop.train(cfg, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in rows]  # the rate each step used (steps 0..3 of 4)
+    assert lrs[:2] == [5e-4, 5e-4]  # phase 1: constant
+    assert lrs[2] == pytest.approx(1e-5 + 0.5 * (5e-4 - 1e-5) * (1 + np.cos(np.pi * 2 / 4)))
+    assert lrs[3] < lrs[2] and result.step == 4
+    assert cfg.phase(1).driving_background == 1.0 and cfg.phase(2) is None

@@ -19,6 +19,16 @@ class LossWeights(BaseModel):
     masks: float = 1.0
 
 
+class Phase(BaseModel):
+    """Settings that differ while step < `until` (a run's earlier part, e.g. how a shipped
+    checkpoint was actually trained before its recipe changed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    until: int = Field(gt=0)
+    driving_background: float | None = Field(None, ge=0.0, le=1.0)
+    constant_lr: bool = False
+
+
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: str
@@ -35,10 +45,16 @@ class TrainConfig(BaseModel):
     # learns to move the background when the camera moves.
     driving_background: float = Field(1.0, ge=0.0, le=1.0)
     lr_final: float | None = None  # cosine decay from lr to this over the steps; None: constant
+    phases: list[Phase] = []
     holdout: float = 0.2
     loss_weights: LossWeights = LossWeights()
     checkpoint_every: int = 100
     log_every: int = 10
+
+
+    def phase(self, step: int) -> Phase | None:
+        return next((p for p in sorted(self.phases, key=lambda p: p.until) if step < p.until),
+                    None)
 
 
 def load_train_config(path: Path) -> TrainConfig:

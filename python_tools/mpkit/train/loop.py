@@ -78,12 +78,16 @@ class Trainer:
         """Per sample, the driving frame's own inpainted background (appearance knowledge: the
         network learns to take the background from this input) or the source's."""
         n = len(src["image"])
-        use_driving = torch.rand(n, generator=self.generator) < self.cfg.driving_background
+        phase = self.cfg.phase(self.step)
+        share = self.cfg.driving_background
+        if phase is not None and phase.driving_background is not None:
+            share = phase.driving_background
+        use_driving = torch.rand(n, generator=self.generator) < share
         return torch.where(use_driving[:, None, None, None], drv["background"], src["background"])
 
     def _learning_rate(self) -> float:
-        cfg = self.cfg
-        if cfg.lr_final is None:
+        cfg, phase = self.cfg, self.cfg.phase(self.step)
+        if cfg.lr_final is None or (phase is not None and phase.constant_lr):
             return cfg.lr
         done = min(1.0, self.step / max(1, cfg.steps))
         return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * done))
