@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import yaml
 
+
 from mpkit.errors import MediaError
+from mpkit.media.image import read_image
 from mpkit.media.video import read_frames, video_info, write_video
 from mpkit.metrics.image import psnr, ssim
 from mpkit.metrics.landmarks import expression_distance, landmark_distance
@@ -44,6 +46,8 @@ def test_eval_cli_writes_numerics_plots_and_video(run_cli, asset, short_clip, tm
     assert video_info(tmp_path / "self-carphone20.mp4").frames == 5
     assert video_info(tmp_path / "self-carphone20.mp4").width == 4 * 256
     assert (tmp_path / "self-carphone20.png").stat().st_size > 10_000
+    still = read_image(tmp_path / "eval_still.jpg")  # 3 self + 3 cross rows of 4 panels
+    assert still.shape == (6 * 256, 4 * 256, 3)
     assert "untrained" in err
 
 

@@ -43,8 +43,10 @@ def evaluate(model_id, checkpoint, videos, photos, ablations, holdout, output_di
                 "ablations": {n: _describe(Path(s.partition('=')[2])) for n, s in
                               zip(list(models)[1:], ablations)},
                 "holdout": holdout, "self_reenactment": {}, "cross_reenactment": {}}
+    sections = []
     for video in videos:
         real, runs = self_reenactment(models, video, holdout)
+        sections.append((real, "real", runs))
         numerics["self_reenactment"][video.name] = {
             "frames": len(real), **{n: r.summary() for n, r in runs.items()}}
         eval_report.side_by_side(output_dir / f"self-{video.stem}.mp4", real, "real", runs, 10)
@@ -53,6 +55,7 @@ def evaluate(model_id, checkpoint, videos, photos, ablations, holdout, output_di
                          f"self-reenactment, held-out frames of {video.name}")
     for photo in photos:
         driving, runs = cross_reenactment(models, photo, videos[0])
+        sections.append((driving, "driving", runs))
         key = f"{photo.stem} <- {videos[0].name}"
         numerics["cross_reenactment"][key] = {
             "frames": len(driving), **{n: r.summary() for n, r in runs.items()}}
@@ -61,8 +64,10 @@ def evaluate(model_id, checkpoint, videos, photos, ablations, holdout, output_di
         eval_report.plot(output_dir / f"cross-{photo.stem}.png", runs,
                          ["expression_distance_px", "face_found"], f"cross-reenactment: {key}")
     eval_report.write_numerics(output_dir / "numerics.yaml", numerics)
+    eval_report.still(output_dir / "eval_still.jpg", sections)
     if record:
         eval_report.write_numerics(models_dir() / model_id / "numerics.yaml", numerics)
+        eval_report.still(models_dir() / model_id / "eval_still.jpg", sections)
     _print(numerics)
 
 

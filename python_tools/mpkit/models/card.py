@@ -83,16 +83,17 @@ def _evaluation(folder: Path) -> list[str]:
             methods = dict(methods)
             frames = methods.pop("frames")
             metrics = list(next(iter(methods.values())))
-            lines += [f"{section.replace('_', '-')} on {clip} ({frames} held-out frames):", "",
+            kind = "held-out" if section == "self_reenactment" else "driving"
+            lines += [f"{section.replace('_', '-')} on {clip} ({frames} {kind} frames):", "",
                       "| method | " + " | ".join(metrics) + " |",
                       "|---|" + "---|" * len(metrics)]
             lines += [f"| {name} | " + " | ".join(f"{v[m]:.3f}" for m in metrics) + " |"
                       for name, v in methods.items()]
             lines.append("")
     if (folder / "eval_still.jpg").is_file():
-        lines += ["Left: self-reenactment on held-out carphone frames (real | model | identity "
-                  "copy). Right: cross-reenactment of astronaut.png (driving | model | identity "
-                  "copy).", "", "![eval still](eval_still.jpg)", ""]
+        lines += ["Top: self-reenactment on held-out frames (real | model | baselines). Bottom: "
+                  "cross-reenactment (driving | model | baselines). Frames at 1/4, 1/2 and 3/4 "
+                  "of each clip.", "", "![eval still](eval_still.jpg)", ""]
     if (folder / "losses.png").is_file():
         lines += ["Training losses:", "", "![losses](losses.png)", ""]
     if (folder / "notes.md").is_file():

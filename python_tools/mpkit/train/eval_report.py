@@ -9,6 +9,7 @@ import numpy as np
 import yaml
 
 from mpkit.media.files import atomic_output
+from mpkit.media.image import write_image
 from mpkit.media.video import write_video
 from mpkit.train.evaluate import MethodRun
 
@@ -19,12 +20,25 @@ def labelled(image: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+def _row(reference: list[np.ndarray], label: str, runs: dict[str, MethodRun], i: int
+         ) -> np.ndarray:
+    return np.concatenate([labelled(reference[i], label)] + [labelled(r.frames[i], name)
+                                                             for name, r in runs.items()], axis=1)
+
+
 def side_by_side(path: Path, reference: list[np.ndarray], label: str,
                  runs: dict[str, MethodRun], fps: float) -> None:
-    rows = (np.concatenate([labelled(ref, label)] + [labelled(r.frames[i], name)
-                                                    for name, r in runs.items()], axis=1)
-            for i, ref in enumerate(reference))
-    write_video(path, rows, fps)
+    write_video(path, (_row(reference, label, runs, i) for i in range(len(reference))), fps)
+
+
+def still(path: Path, sections: list[tuple[list[np.ndarray], str, dict[str, MethodRun]]]) -> None:
+    """One image for the model card: per section (reference frames, their label, runs), the
+    side-by-side rows at 1/4, 1/2 and 3/4 of the clip, sections stacked."""
+    rows = [_row(ref, label, runs, int(len(ref) * q))
+            for ref, label, runs in sections for q in (0.25, 0.5, 0.75)]
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    write_image(path, np.concatenate(rows, axis=0))
 
 
 def plot(path: Path, runs: dict[str, MethodRun], metrics: list[str], title: str) -> None:
