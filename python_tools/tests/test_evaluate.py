@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import yaml
 
-
 from mpkit.errors import MediaError
 from mpkit.media.image import read_image
 from mpkit.media.video import read_frames, video_info, write_video
