@@ -98,3 +98,39 @@ def test_phases_and_cosine_decay_set_the_learning_rate_per_step(asset, tmp_path)
     assert lrs[2] == pytest.approx(1e-5 + 0.5 * (5e-4 - 1e-5) * (1 + np.cos(np.pi * 2 / 4)))
     assert lrs[3] < lrs[2] and result.step == 4
     assert cfg.phase(1).driving_background == 1.0 and cfg.phase(2) is None
+
+
+def test_patch_discriminator_trains_and_resumes_exactly(asset, tmp_path):
+    cfg = lambda steps: smoke(steps, discriminator={"weight": 1.0})  # noqa: E731
+    loop.train(cfg(4), tmp_path / "straight")
+    loop.train(cfg(2), tmp_path / "split")
+    loop.train(cfg(4), tmp_path / "split")
+    rows = [json.loads(line) for line in
+            (tmp_path / "straight/metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r[k]) for r in rows
+               for k in ("adversarial", "feature_matching", "discriminator"))
+    disc = [load_file(str(d / "ckpt-0000004/discriminator.safetensors"))
+            for d in (tmp_path / "straight", tmp_path / "split")]
+    for name in disc[0]:
+        torch.testing.assert_close(disc[0][name], disc[1][name], rtol=0, atol=1e-6, msg=name)
+
+
+def test_perceptual_loss_uses_supplied_vgg_weights_and_rejects_others(asset, tmp_path):
+    from safetensors.torch import save_file
+
+    from mpkit.models.zoo import default_checkpoint
+    from mpkit.train.adversarial import Vgg19Features
+
+    vgg = tmp_path / "vgg19.safetensors"  # a user's weights file; random values suffice here
+    save_file({k: v for k, v in Vgg19Features().state_dict().items()
+               if k.startswith("features.")}, str(vgg))
+    loop.train(smoke(2, perceptual={"weights": str(vgg)}), tmp_path / "run")
+    rows = [json.loads(line) for line in
+            (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert all(r["perceptual"] > 0 for r in rows)
+    with pytest.raises(CheckpointError, match="not VGG-19 features weights"):
+        loop.train(smoke(1, perceptual={"weights": str(default_checkpoint("mp-tiny"))}),
+                   tmp_path / "bad")
+    with pytest.raises(CheckpointError, match="Supply torchvision's VGG-19 ImageNet weights"):
+        loop.train(smoke(1, perceptual={"weights": str(tmp_path / "absent.safetensors")}),
+                   tmp_path / "none")

@@ -19,6 +19,24 @@ class LossWeights(BaseModel):
     masks: float = 1.0
 
 
+class Perceptual(BaseModel):
+    """VGG-19 perceptual loss; needs ImageNet weights the user supplies (none can be fetched
+    here): a safetensors file with torchvision's keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    weights: str
+    weight: float = 10.0
+
+
+class Discriminator(BaseModel):
+    """Multi-scale patch discriminator (LSGAN) with feature matching."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    weight: float = 1.0
+    feature_matching: float = 10.0
+    lr: float = 2e-4
+
+
 class Phase(BaseModel):
     """Settings that differ while step < `until` (a run's earlier part, e.g. how a shipped
     checkpoint was actually trained before its recipe changed)."""
@@ -46,6 +64,8 @@ class TrainConfig(BaseModel):
     driving_background: float = Field(1.0, ge=0.0, le=1.0)
     lr_final: float | None = None  # cosine decay from lr to this over the steps; None: constant
     phases: list[Phase] = []
+    perceptual: Perceptual | None = None  # off unless weights are supplied
+    discriminator: Discriminator | None = None  # off by default
     holdout: float = 0.2
     loss_weights: LossWeights = LossWeights()
     checkpoint_every: int = 100

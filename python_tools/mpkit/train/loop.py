@@ -27,7 +27,7 @@ from mpkit.media.assets import asset_path
 from mpkit.models import zoo
 from mpkit.models.checkpoint import load_weights, save_weights
 from mpkit.models.portrait import PortraitModel
-from mpkit.train import losses
+from mpkit.train import adversarial, losses
 from mpkit.train.config import TrainConfig
 from mpkit.train.augment import color_jitter, synthetic_motion
 from mpkit.train.data import prepare_clip, prepare_photos, split, to_batch
@@ -55,6 +55,13 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.weights = torch.from_numpy(facial_weights())
         self.step = 0
+        self.vgg = (adversarial.load_vgg19(Path(cfg.perceptual.weights))
+                    if cfg.perceptual else None)
+        self.disc, self.opt_d = None, None
+        if cfg.discriminator:
+            self.disc = adversarial.PatchDiscriminator().train()
+            self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.discriminator.lr,
+                                          betas=(0.5, 0.999))
 
     # -- one step -------------------------------------------------------------------------
     def _pick(self, frames, n: int) -> np.ndarray:
@@ -122,9 +129,24 @@ class Trainer:
             "masks": (aux - drv["masks"]).abs().mean(),
         }
         total = sum(getattr(w, k) * v for k, v in terms.items())
+        cfg = self.cfg
+        if self.vgg is not None:
+            terms["perceptual"] = adversarial.perceptual_loss(self.vgg, pred, drv["image"])
+            total = total + cfg.perceptual.weight * terms["perceptual"]
+        if self.disc is not None:
+            terms["adversarial"], terms["feature_matching"] = adversarial.generator_terms(
+                self.disc, pred, drv["image"])
+            total = (total + cfg.discriminator.weight * terms["adversarial"]
+                     + cfg.discriminator.feature_matching * terms["feature_matching"])
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
+        if self.disc is not None:
+            self.opt_d.zero_grad(set_to_none=True)
+            terms["discriminator"] = adversarial.discriminator_loss(self.disc, pred,
+                                                                    drv["image"])
+            terms["discriminator"].backward()
+            self.opt_d.step()
         self.step += 1
         return {"step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
                 "total": float(total.detach()),
@@ -141,6 +163,11 @@ class Trainer:
                          {"step": self.step, "train_config": self.cfg.model_dump()})
             save_file(_optimizer_tensors(self.optimizer), str(tmp / "optimizer.safetensors"))
             save_file({"rng": self.generator.get_state()}, str(tmp / "rng.safetensors"))
+            if self.disc is not None:
+                save_file({k: v.contiguous() for k, v in self.disc.state_dict().items()},
+                          str(tmp / "discriminator.safetensors"))
+                save_file(_optimizer_tensors(self.opt_d),
+                          str(tmp / "discriminator_optimizer.safetensors"))
             (tmp / "state.json").write_text(json.dumps({"step": self.step, "model": self.cfg.model}))
             final = self.run_dir / name
             if final.exists():
@@ -169,6 +196,13 @@ class Trainer:
         load_weights(self.model, ckpt / "weights.safetensors")
         _load_optimizer(self.optimizer, load_file(str(ckpt / "optimizer.safetensors")))
         self.generator.set_state(load_file(str(ckpt / "rng.safetensors"))["rng"])
+        if self.disc is not None:
+            if not (ckpt / "discriminator.safetensors").is_file():
+                raise CheckpointError(f"{ckpt}: has no discriminator; resume it without one or "
+                                      "start a fresh run (--fresh)")
+            self.disc.load_state_dict(load_file(str(ckpt / "discriminator.safetensors")))
+            _load_optimizer(self.opt_d,
+                            load_file(str(ckpt / "discriminator_optimizer.safetensors")))
         self.step = state["step"]
         return True
 
@@ -232,8 +266,9 @@ def plot_losses(log: Path, out: Path) -> None:
         return
     steps = sorted(rows)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for key in ("total", "l1", "ssim", "equivariance", "facial", "masks"):
-        ax.plot(steps, [rows[s][key] for s in steps], label=key)
+    for key in [k for k in rows[steps[-1]] if k not in ("step", "lr")]:
+        have = [s for s in steps if key in rows[s]]
+        ax.plot(have, [rows[s][key] for s in have], label=key)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_yscale("log")

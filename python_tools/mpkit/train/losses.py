@@ -1,6 +1,6 @@
 """Training losses: reconstruction (L1 + multi-scale SSIM), keypoint equivariance, the
-facial-knowledge loss and the dense-motion mask heads. ImageNet/VGG weights cannot be had
-offline, so there is no perceptual loss unless a user supplies one."""
+facial-knowledge loss and the dense-motion mask heads. The optional perceptual and adversarial
+terms are in `adversarial.py`."""
 
 from __future__ import annotations
 
