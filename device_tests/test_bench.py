@@ -45,6 +45,7 @@ def test_bench_records_timings_and_is_labelled_host_measured(app, bundle, tmp_pa
     page = out.read_text()
     assert "not phone figures" in page and "latency_hist.png" in page
     assert (tmp_path / "report_files" / "components.png").stat().st_size > 5000
+    assert (tmp_path / "report_files" / "quality.png").stat().st_size > 5000
 
 
 def test_interrupted_run_resumes_without_redoing_cells(app, bundle, tmp_path, fleet):

@@ -96,6 +96,19 @@ def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
     ax.set_xlabel("p50 frame time (ms)")
     save(fig, "runtime_ab.png", "Runtime A/B on the same device")
 
+    rated = [r for r in records if r.get("quality")]
+    if rated:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for r in rated:
+            point = (r["p50_ms"], r["quality"]["psnr_db_min"])
+            ax.scatter(*point, s=40)
+            ax.annotate(f"{r['backend']} {r['precision']}", point, fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+        ax.set_xlabel("p50 frame time (ms)")
+        ax.set_ylabel("on-device PSNR vs float host (dB, worst frame)")
+        ax.grid(alpha=0.3)
+        save(fig, "quality.png", "Quality per precision against speed")
+
     sustained = [r for r in records if r["result"].get("sustained")]
     if sustained:
         fig, ax = plt.subplots(figsize=(8, 3.5))
