@@ -18,7 +18,7 @@ from mpkit.pipeline.render import animate_video
 from mpkit.vdevice.control import bundled_adb
 from mpkit.vdevice.daemon import Fleet
 
-BACKENDS = ("tflite", "executorch-xnnpack")
+BUNDLES = (("tflite", "fp32"), ("tflite", "mixed"), ("executorch-xnnpack", "fp32"))
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,11 @@ def run_demo(model_id: str, out: Path, frames: int = 30,
     video = animate_video(model, assets.asset_path("obama.jpg"), assets.asset_path("carphone.mp4"),
                           out / f"{model_id}-obama-carphone.mp4", side_by_side=True).output
     bundles = []
-    for backend in BACKENDS:
-        progress(f"exporting {model_id} for {backend}")
-        bundles.append(export(model_id, backend, "fp32", out / "bundles" / f"{model_id}-{backend}",
-                              checkpoint, force=True, progress=progress).out)
+    for backend, recipe in BUNDLES:
+        progress(f"exporting {model_id} for {backend} ({recipe})")
+        bundles.append(export(model_id, backend, recipe,
+                              out / "bundles" / f"{model_id}-{backend}-{recipe}", checkpoint,
+                              force=True, progress=progress).out)
     progress("starting a virtual device behind a private adb server")
     fleet = Fleet(1, bundled_adb())
     try:
