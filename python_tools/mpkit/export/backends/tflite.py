@@ -39,16 +39,18 @@ def quantize_tflite(float_model: bytes, recipe: Recipe,
         else:
             q.add_static_config(".*", op, activation_num_bits=8, weight_num_bits=8)
     result = None
-    if q.need_calibration:
-        # One sample at a time, ranges merged as global min/max: the quantizer's own merge is a
-        # moving average dominated by the first sample, which clips the rest (synthesis SQNR
-        # 27 dB that way, 39 dB this way, on the validation faces).
-        per_sample = [q.calibrate({"serving_default": [{f"args_{i}": x.numpy()
-                                                         for i, x in enumerate(args)}]},
-                                  num_threads=1)
-                      for args in calibration]
-        result = _merge_ranges(per_sample)
-    quantized = q.quantize(result, enable_progress_bar=False, enable_progress_report=False)
+    # The quantizer draws progress bars on stderr for every call; progress is the caller's job.
+    with contextlib.redirect_stderr(io.StringIO()):
+        if q.need_calibration:
+            # One sample at a time, ranges merged as global min/max: the quantizer's own merge
+            # is a moving average dominated by the first sample, which clips the rest
+            # (synthesis SQNR 27 dB that way, 39 dB this way, on the validation faces).
+            per_sample = [q.calibrate({"serving_default": [{f"args_{i}": x.numpy()
+                                                             for i, x in enumerate(args)}]},
+                                      num_threads=1)
+                          for args in calibration]
+            result = _merge_ranges(per_sample)
+        quantized = q.quantize(result, enable_progress_bar=False, enable_progress_report=False)
     return _inline_buffers(quantized.quantized_model)
 
 
