@@ -36,10 +36,12 @@ def _device(r: dict) -> str:
     return f"{name}, virtual: host-measured" if r.get("virtual") else name
 
 
-def _fmt(v) -> str:
+def _fmt(v, key: str = "") -> str:
     if v is None:
         return "–"
-    return f"{v:.1f}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{v:.4f}" if "ssim" in key else f"{v:.1f}"  # SSIM lives just below 1
+    return str(v)
 
 
 def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
@@ -99,11 +101,12 @@ def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
     rated = [r for r in records if r.get("quality")]
     if rated:
         fig, ax = plt.subplots(figsize=(8, 4))
-        for r in rated:
+        for i, r in enumerate(sorted(rated, key=lambda r: r["p50_ms"])):
             point = (r["p50_ms"], r["quality"]["psnr_db_min"])
             ax.scatter(*point, s=40)
-            ax.annotate(f"{r['backend']} {r['precision']}", point, fontsize=7, xytext=(4, 3),
-                        textcoords="offset points")
+            ax.annotate(f"{r['backend']} {r['precision']}", point, fontsize=7,
+                        xytext=(4, 4 if i % 2 == 0 else -11), textcoords="offset points")
+        ax.margins(0.2)  # room for the labels
         ax.set_xlabel("p50 frame time (ms)")
         ax.set_ylabel("on-device PSNR vs float host (dB, worst frame)")
         ax.grid(alpha=0.3)
@@ -141,7 +144,7 @@ def write_report(store: Store, run_ids: list[str], out: Path, fmt: str) -> Path:
             "they are not phone figures." if virtual else "Measured on the devices listed.")
     note += (" Quality compares the frames the device rendered with the host's eager float "
              "pipeline on the same sample.")
-    rows = [[_device(r)] + [_fmt(_get(r, key)) for _, key in COLUMNS[1:]] for r in records]
+    rows = [[_device(r)] + [_fmt(_get(r, key), key) for _, key in COLUMNS[1:]] for r in records]
     if fmt == "md":
         lines = [f"# {title}", "", f"**{note}**", "",
                  "| " + " | ".join(h for h, _ in COLUMNS) + " |",
