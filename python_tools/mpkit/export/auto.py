@@ -19,11 +19,13 @@ def candidates(recipe: Recipe, backend) -> list[Recipe]:
         cand = load_recipe(name)
         if cand.auto:
             raise MpkitError(f"recipe {recipe.name}: candidate {name} is itself an auto recipe")
-        if cand.precision in backend.precisions and not (
-                backend.name == "tflite" and cand.quantize and "all" in cand.quantize.ops):
-            q = cand.quantize
-            out.append(cand.model_copy(update={"quantize": q.model_copy(
-                update={"components": None})}) if q else cand)
+        try:
+            backend.check_precision(cand)
+        except MpkitError:
+            continue  # this backend cannot run it
+        q = cand.quantize
+        out.append(cand.model_copy(update={"quantize": q.model_copy(
+            update={"components": None})}) if q else cand)
     return out
 
 
