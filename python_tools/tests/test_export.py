@@ -197,3 +197,16 @@ def test_auto_recipe_picks_the_cheapest_passing_precision_per_component(asset, t
     assert m.validation["passed"] and m.validation["end_to_end"]["psnr_db_min"] >= 35
     assert bundle.verify(result.out).precision == "auto"
     assert not list(result.out.glob(".trial-*"))
+
+
+def test_vulkan_fp16_bundle_is_lowered_ahead_of_time(asset, tmp_path):
+    result = export("mp-tiny", "executorch-vulkan", "fp16", tmp_path / "vk",
+                    zoo.default_checkpoint("mp-tiny"))
+    m = result.manifest
+    assert m.precision == "fp16" and m.validation["host_validated"] is False
+    assert "end_to_end" not in m.validation  # nothing here can run a Vulkan .pte
+    assert all(c.precision == "fp16" and c.file.endswith(".pte") and c.bytes > 100_000
+               for c in m.components)
+    # fp16 halves the weights: synthesis (0.6 M params) is under 1.3 MB
+    assert next(c for c in m.components if c.name == "synthesis").bytes < 1.3e6
+    assert bundle.verify(result.out).backend == "executorch-vulkan"
