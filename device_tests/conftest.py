@@ -42,18 +42,37 @@ def adb_addr(fleet):
 
 
 @pytest.fixture()
-def device(request, fleet):
+def connect_virtual(fleet):
+    """Connects virtual device `i` of the fleet with its faults reset, reattaching it to the adb
+    server when a previous test dropped its link on purpose."""
+
+    def connect(i: int) -> device_lib.Device:
+        target = fleet.running[i].device
+        target.faults.__init__()
+        addr = f"127.0.0.1:{fleet.server.port}"
+        states = {d.serial: d.state for d in device_lib.list_devices(addr)}
+        if states.get(target.serial) != "device":
+            fleet.server.connect(target.serial)
+        return device_lib.connect(target.serial, addr)
+
+    return connect
+
+
+@pytest.fixture()
+def device(request, connect_virtual):
     """A connected Device: the --serial one, or the first virtual device (faults reset)."""
     serial = request.config.getoption("--serial")
     if serial:
         return device_lib.connect(serial, request.config.getoption("--adb-server"))
-    target = fleet.running[0].device
-    target.faults.__init__()
-    addr = f"127.0.0.1:{fleet.server.port}"
-    states = {i.serial: i.state for i in device_lib.list_devices(addr)}
-    if states.get(target.serial) != "device":  # a previous test dropped the link on purpose
-        fleet.server.connect(target.serial)
-    return device_lib.connect(target.serial, addr)
+    return connect_virtual(0)
+
+
+@pytest.fixture()
+def stand_in_apk(tmp_path):
+    """What the virtual device installs as the benchmark app."""
+    apk = tmp_path / "app.apk"
+    apk.write_bytes(b"PK\x03\x04 mpkit bench app stand-in")
+    return apk
 
 
 @pytest.fixture(scope="session")
@@ -69,9 +88,7 @@ def bundle(tmp_path_factory):
 
 
 @pytest.fixture()
-def app(device, tmp_path):
+def app(device, stand_in_apk):
     """The device with the benchmark app installed (a stand-in APK on the virtual device)."""
-    apk = tmp_path / "app.apk"
-    apk.write_bytes(b"PK\x03\x04 mpkit bench app stand-in")
-    device.install(apk)
+    device.install(stand_in_apk)
     return device

@@ -134,19 +134,11 @@ def test_sustained_mode_records_an_fps_and_temperature_curve(app, bundle, tmp_pa
     assert (tmp_path / "report_files" / "sustained.png").stat().st_size > 5000
 
 
-def test_devices_run_in_parallel_one_worker_each(bundle, tmp_path, fleet):
-    addr = f"127.0.0.1:{fleet.server.port}"
-    apk = tmp_path / "app.apk"
-    apk.write_bytes(b"PK\x03\x04 mpkit bench app stand-in")
-    devices = []
-    for running in fleet.running:
-        running.device.faults.__init__()
-        if running.device.serial not in {d.serial for d in device_lib.list_devices(addr)
-                                         if d.state == "device"}:
-            fleet.server.connect(running.device.serial)
-        dev = device_lib.connect(running.device.serial, addr)
-        dev.install(apk)
-        devices.append(dev)
+def test_devices_run_in_parallel_one_worker_each(bundle, tmp_path, fleet, connect_virtual,
+                                                 stand_in_apk):
+    devices = [connect_virtual(i) for i in range(len(fleet.running))]
+    for dev in devices:
+        dev.install(stand_in_apk)
     started = []
     store = Store(tmp_path / "r.sqlite")
     run_id = run_bench(BenchSpec(bundles=[str(bundle)], repeat=2, **FAST), devices, store,
