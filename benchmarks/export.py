@@ -34,12 +34,14 @@ CASES = (("eager", None, None, None),
 
 @contextlib.contextmanager
 def _without_warp():
-    """The warp returns its input unchanged (every call site samples at the input's size), so the
-    lowered graph is the model minus the warp: what remains of the frame time without it."""
+    """The warp returns its input unchanged (every call site samples at the input's size; a
+    shared image is repeated per grid, a concat), so the lowered graph is the model minus the
+    warp: what remains of the frame time without it."""
+    from mpkit.models.blocks import repeat_each
     from mpkit.models.warp import Warp
 
     forward = Warp.forward
-    Warp.forward = lambda self, image, grid: image
+    Warp.forward = lambda self, image, grid: repeat_each(image, grid.shape[0] // image.shape[0])
     try:
         yield
     finally:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mpkit.models.blocks import ConvBlock, Hourglass, UpBlock, repeat_each
+from mpkit.models.blocks import ConvBlock, Hourglass, UpBlock
 from mpkit.models.config import ModelConfig
 from mpkit.models.tps import ThinPlateSpline, heatmaps
 from mpkit.models.warp import Warp
@@ -51,8 +51,7 @@ class DenseMotion(nn.Module):
         grids = self.tps.grids(params, kp_driving)  # [B,G,s,s,2]
         b, g = grids.shape[:2]
         s = self.size
-        sources = repeat_each(source_small, g)
-        deformed = self.warp(sources, grids.reshape(b * g, s, s, 2)).reshape(b, g * 3, s, s)
+        deformed = self.warp(source_small, grids.reshape(b * g, s, s, 2)).reshape(b, g * 3, s, s)
         heat = (heatmaps(kp_driving, self.tps.grid, s, self.variance)
                 - heatmaps(kp_source, self.tps.grid, s, self.variance))
         levels = self.hourglass(torch.cat([deformed, heat, source_masks], dim=1))

@@ -152,8 +152,7 @@ class MultiviewComponent(_SynthesisPart):
     def encode_views(self, source, background, deformations, occlusions):
         """source/background [B,...], motions [B*T,...] → [B, T*C, z, z]."""
         b, t = source.shape[0], self.cfg.views
-        warped = self.warp(repeat_each(source, t),
-                           upsample_grid(deformations, self.cfg.resolution))
+        warped = self.warp(source, upsample_grid(deformations, self.cfg.resolution))
         x = self.net.encoder_input(warped, occlusions[-1], repeat_each(background, t))
         bottom = self.net.encode(x, occlusions)[-1]
         return bottom.reshape(b, -1, *bottom.shape[-2:])
