@@ -18,9 +18,16 @@ def clip(asset, tmp_path_factory):
     return path
 
 
-def test_animate_writes_every_driving_frame(run_cli, asset, clip, tmp_path):
+def test_animate_writes_every_driving_frame(run_cli, asset, clip, tmp_path, monkeypatch):
+    import shutil
+
+    from mpkit.models.config import models_dir
+
     out = tmp_path / "out.mp4"
-    # mp-tiny-nk ships no weights: the output must say it is untrained.
+    # A model folder without weights: the output must say it is untrained.
+    shutil.copytree(models_dir() / "mp-tiny-nk", tmp_path / "models/mp-tiny-nk",
+                    ignore=shutil.ignore_patterns("weights.safetensors"))
+    monkeypatch.setenv("MPKIT_MODELS_DIR", str(tmp_path / "models"))
     code, stdout, stderr = run_cli("animate", "mp-tiny-nk", "--source", asset("obama.jpg"),
                                    "--driving", clip, "-o", out, "--side-by-side")
     assert code == 0, stderr

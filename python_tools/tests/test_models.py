@@ -5,7 +5,7 @@ import yaml
 from mpkit.errors import CheckpointError, MpkitError, UnknownNameError
 from mpkit.models import zoo
 from mpkit.models.checkpoint import save_weights
-from mpkit.models.config import load_config
+from mpkit.models.config import load_config, models_dir
 from mpkit.models.measure import measure
 from mpkit.models.tps import PivotedSolver, ThinPlateSpline
 
@@ -87,7 +87,7 @@ def test_unknown_model_lists_known(run_cli):
 
 
 def test_typo_in_model_yaml_names_the_key(tmp_path, monkeypatch):
-    bad = yaml.safe_load((load_config.__globals__["models_dir"]() / "mp-tiny/model.yaml").read_text())
+    bad = yaml.safe_load((models_dir() / "mp-tiny/model.yaml").read_text())
     bad["synthesis"]["num_down_block"] = bad["synthesis"].pop("num_down_blocks")
     (tmp_path / "mp-bad").mkdir()
     (tmp_path / "mp-bad/model.yaml").write_text(yaml.safe_dump(bad))
@@ -125,8 +125,11 @@ def test_models_list_and_card(run_cli, tmp_path, monkeypatch):
     for model_id in zoo.model_ids():
         assert model_id in out
     import shutil
-    for model_id in ("mp-tiny", "mp-tiny-nk"):
-        shutil.copytree(load_config.__globals__["models_dir"]() / model_id, tmp_path / model_id)
+
+    for model_id in ("mp-tiny", "mp-tiny-nk"):  # the ablation's copy without weights
+        shutil.copytree(models_dir() / model_id, tmp_path / model_id,
+                        ignore=shutil.ignore_patterns(
+                            "weights.safetensors" if model_id == "mp-tiny-nk" else "-"))
     monkeypatch.setenv("MPKIT_MODELS_DIR", str(tmp_path))
     for model_id in ("mp-tiny", "mp-tiny-nk"):
         code, out, _ = run_cli("models", "card", model_id)
