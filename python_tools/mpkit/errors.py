@@ -37,3 +37,7 @@ class CheckpointError(MpkitError):
 
 class UnknownNameError(MpkitError):
     """A model id, backend or recipe name that is not registered."""
+
+
+class DependencyError(MpkitError):
+    """An optional dependency is not installed."""

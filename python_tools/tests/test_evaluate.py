@@ -41,13 +41,51 @@ def test_eval_cli_writes_numerics_plots_and_video(run_cli, asset, short_clip, tm
     numerics = yaml.safe_load((tmp_path / "numerics.yaml").read_text())
     methods = numerics["self_reenactment"]["carphone20.mp4"]
     assert set(methods) == {"frames", "mp-tiny", "mp-tiny-nk", IDENTITY}
-    assert "expression_distance_px" in numerics["cross_reenactment"]["astronaut <- carphone20.mp4"][IDENTITY]
+    cross = numerics["cross_reenactment"]["astronaut <- carphone20.mp4"]
+    assert "expression_distance_px" in cross[IDENTITY]
+    # dlib identity: the copy is the source itself; the untrained model's grey is nobody
+    assert cross[IDENTITY]["identity_distance"] == 0.0
+    assert "same person" in numerics["identity_distance"]
+    assert 0 < methods["mp-tiny"]["identity_distance"] or np.isnan(
+        methods["mp-tiny"]["identity_distance"])
     assert video_info(tmp_path / "self-carphone20.mp4").frames == 5
     assert video_info(tmp_path / "self-carphone20.mp4").width == 4 * 256
     assert (tmp_path / "self-carphone20.png").stat().st_size > 10_000
     still = read_image(tmp_path / "eval_still.jpg")  # 3 self + 3 cross rows of 4 panels
     assert still.shape == (6 * 256, 4 * 256, 3)
     assert "untrained" in err
+
+
+def test_identity_distance_tells_people_apart(asset):
+    from mpkit.landmarks.face import FaceLandmarker
+    from mpkit.metrics.identity import SAME_PERSON, IdentityEmbedder, identity_distance
+
+    embedder, landmarker = IdentityEmbedder(), FaceLandmarker()
+    faces = {}
+    for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "astronaut.png"):
+        image = read_image(asset(name))
+        faces[name] = embedder.embed(image, landmarker.landmarks(image).points)
+    for other in ("obama2.jpg", "obama3.jpg"):
+        assert identity_distance(faces["obama.jpg"], faces[other]) < SAME_PERSON
+    for other in ("biden.jpg", "astronaut.png"):
+        assert identity_distance(faces["obama.jpg"], faces[other]) > SAME_PERSON
+
+
+def test_identity_without_dlib_names_the_extra(monkeypatch, run_cli, asset, short_clip, tmp_path):
+    import sys
+
+    from mpkit.errors import DependencyError
+    from mpkit.metrics.identity import IdentityEmbedder
+
+    monkeypatch.setitem(sys.modules, "dlib", None)  # as if dlib-bin were not installed
+    with pytest.raises(DependencyError, match=r"mpkit\[identity\]"):
+        IdentityEmbedder()
+    code, _, err = run_cli("eval", "mp-tiny", "--video", short_clip, "--holdout", "0.25",
+                           "-o", tmp_path)
+    assert code == 0 and "identity distance not measured" in err
+    numerics = yaml.safe_load((tmp_path / "numerics.yaml").read_text())
+    assert numerics["identity_distance"].startswith("not measured")
+    assert "identity_distance" not in numerics["self_reenactment"]["carphone20.mp4"][IDENTITY]
 
 
 def test_video_shorter_than_two_frames(asset, tmp_path):

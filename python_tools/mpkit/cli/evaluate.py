@@ -5,10 +5,12 @@ from pathlib import Path
 import click
 
 from mpkit.cli.animate import resolve_checkpoint
+from mpkit.errors import DependencyError
 from mpkit.media.assets import sha256_file
 from mpkit.models import zoo
 from mpkit.models.checkpoint import read_metadata
 from mpkit.models.config import models_dir
+from mpkit.metrics.identity import SAME_PERSON, IdentityEmbedder
 from mpkit.train import eval_report
 from mpkit.train.evaluate import cross_reenactment, self_reenactment
 
@@ -38,23 +40,32 @@ def evaluate(model_id, checkpoint, videos, photos, ablations, holdout, output_di
     untrained = [name for name, m in models.items() if not m.trained]
     if untrained:
         click.echo(f"warning: untrained: {', '.join(untrained)}", err=True)
+    try:
+        identity = IdentityEmbedder()
+        identity_note = (f"dlib ResNet embedding distance to the real frame (self) or the source "
+                         f"photo (cross); under {SAME_PERSON} = same person for dlib")
+    except DependencyError as e:
+        identity, identity_note = None, f"not measured: {e}"
+        click.echo(f"warning: identity distance {identity_note}", err=True)
     output_dir.mkdir(parents=True, exist_ok=True)
     numerics = {"model": model_id, "checkpoint": _describe(weights),
                 "ablations": {n: _describe(Path(s.partition('=')[2])) for n, s in
                               zip(list(models)[1:], ablations)},
-                "holdout": holdout, "self_reenactment": {}, "cross_reenactment": {}}
+                "holdout": holdout, "identity_distance": identity_note,
+                "self_reenactment": {}, "cross_reenactment": {}}
     sections = []
     for video in videos:
-        real, runs = self_reenactment(models, video, holdout)
+        real, runs = self_reenactment(models, video, holdout, identity)
         sections.append((real, "real", runs))
         numerics["self_reenactment"][video.name] = {
             "frames": len(real), **{n: r.summary() for n, r in runs.items()}}
         eval_report.side_by_side(output_dir / f"self-{video.stem}.mp4", real, "real", runs, 10)
         eval_report.plot(output_dir / f"self-{video.stem}.png", runs,
-                         ["psnr_db", "landmark_distance_px", "expression_distance_px"],
+                         ["psnr_db", "landmark_distance_px", "expression_distance_px",
+                          "identity_distance"],
                          f"self-reenactment, held-out frames of {video.name}")
     for photo in photos:
-        driving, runs = cross_reenactment(models, photo, videos[0])
+        driving, runs = cross_reenactment(models, photo, videos[0], identity)
         sections.append((driving, "driving", runs))
         key = f"{photo.stem} <- {videos[0].name}"
         numerics["cross_reenactment"][key] = {
@@ -62,7 +73,8 @@ def evaluate(model_id, checkpoint, videos, photos, ablations, holdout, output_di
         eval_report.side_by_side(output_dir / f"cross-{photo.stem}.mp4", driving, "driving",
                                  runs, 10)
         eval_report.plot(output_dir / f"cross-{photo.stem}.png", runs,
-                         ["expression_distance_px", "face_found"], f"cross-reenactment: {key}")
+                         ["expression_distance_px", "identity_distance", "face_found"],
+                         f"cross-reenactment: {key}")
     eval_report.write_numerics(output_dir / "numerics.yaml", numerics)
     eval_report.still(output_dir / "eval_still.jpg", sections)
     if record:

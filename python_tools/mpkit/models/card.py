@@ -78,6 +78,8 @@ def _evaluation(folder: Path) -> list[str]:
         return []
     numerics = yaml.safe_load(path.read_text())
     lines = ["## Evaluation (`numerics.yaml`, written by `mpkit eval --record`)", ""]
+    if "identity_distance" in numerics:
+        lines += [f"identity_distance: {numerics['identity_distance']}.", ""]
     for section in ("self_reenactment", "cross_reenactment"):
         for clip, methods in numerics.get(section, {}).items():
             methods = dict(methods)

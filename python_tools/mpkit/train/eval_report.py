@@ -47,6 +47,7 @@ def plot(path: Path, runs: dict[str, MethodRun], metrics: list[str], title: str)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    metrics = [m for m in metrics if all(m in run.per_frame for run in runs.values())]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         for name, run in runs.items():

@@ -4,7 +4,8 @@ Self-reenactment: the source is a clip's first frame, the driving frames are its
 (never trained on), and each output is compared with the real frame. Cross-reenactment: a photo
 driven by another person's clip, where only motion can be compared (pose-free landmark distance).
 Baselines: identity copy (the output is the source) and any further models (the neural-keypoints-
-only ablation), run on exactly the same frames.
+only ablation), run on exactly the same frames. With an `IdentityEmbedder`, each generated face's
+dlib identity distance to the real frame (self) or to the source photo (cross) is measured too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mpkit.errors import MediaError, NoFaceError
 from mpkit.landmarks.face import FaceLandmarker
 from mpkit.media.image import read_image
 from mpkit.media.video import read_frames
+from mpkit.metrics.identity import IdentityEmbedder, identity_distance
 from mpkit.metrics.image import l1, psnr, ssim
 from mpkit.metrics.landmarks import expression_distance, landmark_distance
 from mpkit.models.portrait import PortraitModel
@@ -77,6 +79,25 @@ def _motion_metrics(run: MethodRun, reference: list[np.ndarray], landmarker: Fac
     run.per_frame["expression_distance_px"] = exd
 
 
+def _identity_metrics(run: MethodRun, reference: list[np.ndarray], landmarker: FaceLandmarker,
+                      embedder: IdentityEmbedder | None) -> None:
+    if embedder is None:
+        return
+    cache: dict[int, np.ndarray | None] = {}
+
+    def embed(image: np.ndarray) -> np.ndarray | None:
+        if id(image) not in cache:
+            mesh = _mesh(landmarker, image)
+            cache[id(image)] = None if mesh is None else embedder.embed(image, mesh)
+        return cache[id(image)]
+
+    out = []
+    for gen, ref in zip(run.frames, reference):
+        a, b = embed(gen), embed(ref)
+        out.append(math.nan if a is None or b is None else identity_distance(a, b))
+    run.per_frame["identity_distance"] = out
+
+
 def _clip_frames(video: Path) -> list[np.ndarray]:
     frames = list(read_frames(video))
     if len(frames) < 2:
@@ -85,7 +106,8 @@ def _clip_frames(video: Path) -> list[np.ndarray]:
     return frames
 
 
-def self_reenactment(models: dict[str, PortraitModel], video: Path, holdout: float
+def self_reenactment(models: dict[str, PortraitModel], video: Path, holdout: float,
+                     identity: IdentityEmbedder | None = None
                      ) -> tuple[list[np.ndarray], dict[str, MethodRun]]:
     """Real held-out frames and, per method, its frames and per-frame metrics."""
     frames = _clip_frames(video)
@@ -103,11 +125,13 @@ def self_reenactment(models: dict[str, PortraitModel], video: Path, holdout: flo
         run.per_frame["ssim"] = [ssim(g, r) for g, r in zip(run.frames, real)]
         run.per_frame["l1"] = [l1(g, r) for g, r in zip(run.frames, real)]
         _motion_metrics(run, real, landmarker, compare_pose=True)
+        _identity_metrics(run, real, landmarker, identity)
         run.per_frame["flicker"] = _flicker(run.frames, real)
     return real, runs
 
 
-def cross_reenactment(models: dict[str, PortraitModel], photo: Path, video: Path
+def cross_reenactment(models: dict[str, PortraitModel], photo: Path, video: Path,
+                      identity: IdentityEmbedder | None = None
                       ) -> tuple[list[np.ndarray], dict[str, MethodRun]]:
     """A photo driven by another person's clip: motion metrics against the driving frames."""
     frames = _clip_frames(video)
@@ -121,6 +145,7 @@ def cross_reenactment(models: dict[str, PortraitModel], photo: Path, video: Path
     landmarker = FaceLandmarker()
     for run in runs.values():
         _motion_metrics(run, driving, landmarker, compare_pose=False)
+        _identity_metrics(run, [source_crop] * len(driving), landmarker, identity)
     return driving, runs
 
 
