@@ -80,10 +80,11 @@ def _motion_metrics(run: MethodRun, reference: list[np.ndarray], landmarker: Fac
 
 
 def _identity_metrics(run: MethodRun, reference: list[np.ndarray], landmarker: FaceLandmarker,
-                      embedder: IdentityEmbedder | None) -> None:
+                      embedder: IdentityEmbedder | None, cache: dict) -> None:
+    """`cache` (image id → embedding) is shared by the methods of one section, so each
+    reference face is embedded once."""
     if embedder is None:
         return
-    cache: dict[int, np.ndarray | None] = {}
 
     def embed(image: np.ndarray) -> np.ndarray | None:
         if id(image) not in cache:
@@ -119,13 +120,13 @@ def self_reenactment(models: dict[str, PortraitModel], video: Path, holdout: flo
         source_crop, real, generated = _animate(model, frames[0], frames, held, str(video))
         runs[name] = MethodRun(name, generated)
     runs[IDENTITY] = MethodRun(IDENTITY, [source_crop] * len(real))
-    landmarker = FaceLandmarker()
+    landmarker, embeddings = FaceLandmarker(), {}
     for run in runs.values():
         run.per_frame["psnr_db"] = [psnr(g, r) for g, r in zip(run.frames, real)]
         run.per_frame["ssim"] = [ssim(g, r) for g, r in zip(run.frames, real)]
         run.per_frame["l1"] = [l1(g, r) for g, r in zip(run.frames, real)]
         _motion_metrics(run, real, landmarker, compare_pose=True)
-        _identity_metrics(run, real, landmarker, identity)
+        _identity_metrics(run, real, landmarker, identity, embeddings)
         run.per_frame["flicker"] = _flicker(run.frames, real)
     return real, runs
 
@@ -142,10 +143,10 @@ def cross_reenactment(models: dict[str, PortraitModel], photo: Path, video: Path
         source_crop, driving, generated = _animate(model, source, frames, frames[1:], str(video))
         runs[name] = MethodRun(name, generated)
     runs[IDENTITY] = MethodRun(IDENTITY, [source_crop] * len(driving))
-    landmarker = FaceLandmarker()
+    landmarker, embeddings, sources = FaceLandmarker(), {}, [source_crop] * len(driving)
     for run in runs.values():
         _motion_metrics(run, driving, landmarker, compare_pose=False)
-        _identity_metrics(run, [source_crop] * len(driving), landmarker, identity)
+        _identity_metrics(run, sources, landmarker, identity, embeddings)
     return driving, runs
 
 
