@@ -137,7 +137,10 @@ def test_models_list_and_card(run_cli, tmp_path, monkeypatch):
     trained = (tmp_path / "mp-tiny/card.md").read_text()
     assert "**Weights**: `weights.safetensors`" in trained and "- step:" in trained
     assert "self-reenactment on carphone.mp4" in trained  # the recorded evaluation
-    assert "untrained" in (tmp_path / "mp-tiny-nk/card.md").read_text()
+    ablation = (tmp_path / "mp-tiny-nk/card.md").read_text()
+    assert "untrained" in ablation
+    assert "**mixed keypoints**" in trained and "**mixed keypoints**" not in ablation
+    assert "removes the facial keypoints" in ablation
 
 
 @pytest.mark.parametrize("padding", ["border", "zeros"])

@@ -9,10 +9,16 @@ from mpkit.models.config import ModelConfig, models_dir
 from mpkit.models.measure import MAC_CONVENTION, ModelStats
 from mpkit.media.files import atomic_output
 
+MIXED_KEYPOINTS = """\
+- Motion as in TPSMM: 10 TPS transforms × 5 points = 50 **mixed keypoints**, made by an MLP from
+  50 neural keypoints (a light CNN on the driving frame) and 106 facial keypoints."""
+NEURAL_KEYPOINTS = """\
+- Motion as in TPSMM: 10 TPS transforms × 5 points = 50 **neural keypoints** from a light CNN on
+  the driving frame, used as they are: this ablation removes the facial keypoints and the mixing
+  MLP from the motion input (the facial-knowledge losses and masks stay)."""
 DESIGN_NOTES = """\
 ## How this follows the paper (arXiv 2407.05712) and where it departs
-- Motion as in TPSMM: 10 TPS transforms × 5 points = 50 **mixed keypoints**, made by an MLP from
-  50 neural keypoints (a light CNN on the driving frame) and 106 facial keypoints.
+{keypoints}
 - **Facial keypoints**: the paper uses a 106-point detector that cannot be had offline; this model
   uses a fixed 106-point subset of MediaPipe's 468-point face mesh
   (`python_tools/mpkit/landmarks/facial106.yaml`).
@@ -62,7 +68,8 @@ def write_card(cfg: ModelConfig, stats: ModelStats, checkpoint: Path | None) -> 
     lines += ["Parameters per component count shared modules in each component that uses them "
               "(`synthesis` and `multiview` share the synthesis encoder).", ""]
     lines += _evaluation(models_dir() / cfg.id)
-    lines += [DESIGN_NOTES]
+    keypoints = MIXED_KEYPOINTS if cfg.keypoints.use_facial else NEURAL_KEYPOINTS
+    lines += [DESIGN_NOTES.format(keypoints=keypoints)]
     path = models_dir() / cfg.id / "card.md"
     with atomic_output(path) as tmp:
         tmp.write_text("\n".join(lines))
