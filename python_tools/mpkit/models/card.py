@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from mpkit.models.checkpoint import read_metadata
@@ -87,6 +88,8 @@ def _evaluation(folder: Path) -> list[str]:
     lines = ["## Evaluation (`numerics.yaml`, written by `mpkit eval --record`)", ""]
     if "identity_distance" in numerics:
         lines += [f"identity_distance: {numerics['identity_distance']}.", ""]
+    lines += ["Landmark, expression and identity distances are averaged over the frames where "
+              "the face mesh found a face (`face_found`: their share); – where it found none.", ""]
     for section in ("self_reenactment", "cross_reenactment"):
         for clip, methods in numerics.get(section, {}).items():
             methods = dict(methods)
@@ -96,7 +99,7 @@ def _evaluation(folder: Path) -> list[str]:
             lines += [f"{section.replace('_', '-')} on {clip} ({frames} {kind} frames):", "",
                       "| method | " + " | ".join(metrics) + " |",
                       "|---|" + "---|" * len(metrics)]
-            lines += [f"| {name} | " + " | ".join(f"{v[m]:.3f}" for m in metrics) + " |"
+            lines += [f"| {name} | " + " | ".join(_figure(v[m]) for m in metrics) + " |"
                       for name, v in methods.items()]
             lines.append("")
     if (folder / "eval_still.jpg").is_file():
@@ -108,6 +111,10 @@ def _evaluation(folder: Path) -> list[str]:
     if (folder / "notes.md").is_file():
         lines += [(folder / "notes.md").read_text().strip(), ""]
     return lines
+
+
+def _figure(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.3f}"
 
 
 def _paper(value: float | None) -> str:
