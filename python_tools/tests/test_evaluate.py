@@ -8,7 +8,7 @@ from mpkit.errors import MediaError
 from mpkit.media.image import read_image
 from mpkit.media.video import read_frames, video_info, write_video
 from mpkit.metrics.image import psnr, ssim
-from mpkit.metrics.landmarks import expression_distance, landmark_distance
+from mpkit.metrics.landmarks import expression_distance, face_region, landmark_distance
 from mpkit.models import zoo
 from mpkit.train.evaluate import IDENTITY, self_reenactment
 
@@ -29,6 +29,8 @@ def test_identity_copy_baseline_is_measured_against_real_frames(short_clip):
     assert identity.per_frame["psnr_db"][0] == pytest.approx(psnr(identity.frames[0], real[0]))
     assert 10 < identity.summary()["psnr_db"] < 40
     assert identity.summary()["face_found"] == 1.0
+    # Inside the real face the copy is further off than over the whole (mostly static) frame.
+    assert identity.summary()["face_psnr_db"] < identity.summary()["psnr_db"]
     # An untrained model outputs flat grey: far below the identity copy.
     assert runs["mp-tiny"].summary()["psnr_db"] < identity.summary()["psnr_db"]
 
@@ -112,3 +114,17 @@ def test_ssim_of_identical_and_different_images(asset):
     frames = list(read_frames(asset("carphone.mp4"), limit=30))
     assert ssim(frames[0], frames[0]) == pytest.approx(1.0)
     assert ssim(frames[0], frames[29]) < 0.9
+
+
+def test_face_psnr_counts_only_the_face(asset):
+    import cv2
+
+    from mpkit.landmarks.face import FaceLandmarker
+
+    frame = read_image(asset("obama.jpg"))
+    face = face_region(FaceLandmarker().landmarks(frame).points, frame.shape[:2])
+    assert 0.05 < face.mean() < 0.6  # a face, not the whole photo or a speck
+    blurred = np.where(face[..., None], frame, cv2.GaussianBlur(frame, (31, 31), 0))
+    assert psnr(blurred, frame, face) == 100.0  # the face is untouched
+    assert psnr(blurred, frame) < 40
+    assert psnr(frame, blurred, ~face) < psnr(blurred, frame)  # the error is all outside

@@ -141,6 +141,7 @@ def test_models_list_and_card(run_cli, tmp_path, monkeypatch):
     assert "untrained" in ablation
     assert "**mixed keypoints**" in trained and "**mixed keypoints**" not in ablation
     assert "removes the facial keypoints" in ablation
+    assert "## Training record" in ablation  # its notes, though it records no evaluation
 
 
 @pytest.mark.parametrize("padding", ["border", "zeros"])

@@ -61,8 +61,8 @@ def evaluate(model_id, checkpoint, videos, photos, ablations, holdout, output_di
             "frames": len(real), **{n: r.summary() for n, r in runs.items()}}
         eval_report.side_by_side(output_dir / f"self-{video.stem}.mp4", real, "real", runs, 10)
         eval_report.plot(output_dir / f"self-{video.stem}.png", runs,
-                         ["psnr_db", "landmark_distance_px", "expression_distance_px",
-                          "identity_distance"],
+                         ["psnr_db", "face_psnr_db", "landmark_distance_px",
+                          "expression_distance_px", "identity_distance"],
                          f"self-reenactment, held-out frames of {video.name}")
     for photo in photos:
         driving, runs = cross_reenactment(models, photo, videos[0], identity)

@@ -16,8 +16,10 @@ def _unit(x) -> torch.Tensor:
 PSNR_CAP_DB = 100.0  # identical images; keeps every figure finite (JSON has no infinity)
 
 
-def psnr(a, b) -> float:
-    mse = float(((_unit(a) - _unit(b)) ** 2).mean())
+def psnr(a, b, mask: np.ndarray | None = None) -> float:
+    """PSNR in dB; with a boolean [H,W] `mask`, over the masked pixels only."""
+    err = ((_unit(a) - _unit(b)) ** 2).mean(1)[0]
+    mse = float(err.mean() if mask is None else err[torch.from_numpy(mask)].mean())
     return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10 * np.log10(1.0 / mse))
 
 

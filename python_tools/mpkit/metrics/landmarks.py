@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 
@@ -26,3 +27,11 @@ def align_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 def expression_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Landmark distance after removing pose and scale: how far the expressions differ."""
     return landmark_distance(align_similarity(a, b), b)
+
+
+def face_region(mesh: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boolean [H,W] mask of the face: the convex hull of the face-mesh points."""
+    mask = np.zeros(shape, np.uint8)
+    hull = cv2.convexHull(np.round(mesh[:, :2]).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 1)
+    return mask.astype(bool)

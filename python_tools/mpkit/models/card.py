@@ -68,7 +68,7 @@ def write_card(cfg: ModelConfig, stats: ModelStats, checkpoint: Path | None) -> 
                   "paper's figures (its \"GFLOPs\" are most likely multiply-adds at 256²).", ""]
     lines += ["Parameters per component count shared modules in each component that uses them "
               "(`synthesis` and `multiview` share the synthesis encoder).", ""]
-    lines += _evaluation(models_dir() / cfg.id)
+    lines += _evaluation(models_dir() / cfg.id) + _training(models_dir() / cfg.id)
     keypoints = MIXED_KEYPOINTS if cfg.keypoints.use_facial else NEURAL_KEYPOINTS
     lines += [DESIGN_NOTES.format(keypoints=keypoints)]
     path = models_dir() / cfg.id / "card.md"
@@ -106,6 +106,12 @@ def _evaluation(folder: Path) -> list[str]:
         lines += ["Top: self-reenactment on held-out frames (real | model | baselines). Bottom: "
                   "cross-reenactment (driving | model | baselines). Frames at 1/4, 1/2 and 3/4 "
                   "of each clip.", "", "![eval still](eval_still.jpg)", ""]
+    return lines
+
+
+def _training(folder: Path) -> list[str]:
+    """The loss curves and the hand-written training notes, if any."""
+    lines = []
     if (folder / "losses.png").is_file():
         lines += ["Training losses:", "", "![losses](losses.png)", ""]
     if (folder / "notes.md").is_file():

@@ -1,8 +1,9 @@
 """Evaluation with baselines in the same run.
 
 Self-reenactment: the source is a clip's first frame, the driving frames are its held-out tail
-(never trained on), and each output is compared with the real frame. Cross-reenactment: a photo
-driven by another person's clip, where only motion can be compared (pose-free landmark distance).
+(never trained on), and each output is compared with the real frame, whole and inside the real
+face (the convex hull of its face mesh). Cross-reenactment: a photo driven by another person's
+clip, where only motion can be compared (pose-free landmark distance).
 Baselines: identity copy (the output is the source) and any further models (the neural-keypoints-
 only ablation), run on exactly the same frames. With an `IdentityEmbedder`, each generated face's
 dlib identity distance to the real frame (self) or to the source photo (cross) is measured too.
@@ -22,7 +23,7 @@ from mpkit.media.image import read_image
 from mpkit.media.video import read_frames
 from mpkit.metrics.identity import IdentityEmbedder, identity_distance
 from mpkit.metrics.image import l1, psnr, ssim
-from mpkit.metrics.landmarks import expression_distance, landmark_distance
+from mpkit.metrics.landmarks import expression_distance, face_region, landmark_distance
 from mpkit.models.portrait import PortraitModel
 from mpkit.pipeline.animator import Animator, evenly
 
@@ -62,10 +63,9 @@ def _mesh(landmarker: FaceLandmarker, image: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def _motion_metrics(run: MethodRun, reference: list[np.ndarray], landmarker: FaceLandmarker,
-                    compare_pose: bool) -> None:
+def _motion_metrics(run: MethodRun, ref_mesh: list[np.ndarray | None],
+                    landmarker: FaceLandmarker, compare_pose: bool) -> None:
     """Landmark metrics of each generated frame against the reference frame's landmarks."""
-    ref_mesh = [_mesh(landmarker, f) for f in reference]
     found, lmd, exd = [], [], []
     for gen, ref in zip(run.frames, ref_mesh):
         mesh = _mesh(landmarker, gen)
@@ -121,11 +121,15 @@ def self_reenactment(models: dict[str, PortraitModel], video: Path, holdout: flo
         runs[name] = MethodRun(name, generated)
     runs[IDENTITY] = MethodRun(IDENTITY, [source_crop] * len(real))
     landmarker, embeddings = FaceLandmarker(), {}
+    real_mesh = [_mesh(landmarker, f) for f in real]
+    faces = [None if m is None else face_region(m, f.shape[:2]) for m, f in zip(real_mesh, real)]
     for run in runs.values():
         run.per_frame["psnr_db"] = [psnr(g, r) for g, r in zip(run.frames, real)]
+        run.per_frame["face_psnr_db"] = [math.nan if m is None else psnr(g, r, m)
+                                         for g, r, m in zip(run.frames, real, faces)]
         run.per_frame["ssim"] = [ssim(g, r) for g, r in zip(run.frames, real)]
         run.per_frame["l1"] = [l1(g, r) for g, r in zip(run.frames, real)]
-        _motion_metrics(run, real, landmarker, compare_pose=True)
+        _motion_metrics(run, real_mesh, landmarker, compare_pose=True)
         _identity_metrics(run, real, landmarker, identity, embeddings)
         run.per_frame["flicker"] = _flicker(run.frames, real)
     return real, runs
@@ -144,8 +148,9 @@ def cross_reenactment(models: dict[str, PortraitModel], photo: Path, video: Path
         runs[name] = MethodRun(name, generated)
     runs[IDENTITY] = MethodRun(IDENTITY, [source_crop] * len(driving))
     landmarker, embeddings, sources = FaceLandmarker(), {}, [source_crop] * len(driving)
+    driving_mesh = [_mesh(landmarker, f) for f in driving]
     for run in runs.values():
-        _motion_metrics(run, driving, landmarker, compare_pose=False)
+        _motion_metrics(run, driving_mesh, landmarker, compare_pose=False)
         _identity_metrics(run, sources, landmarker, identity, embeddings)
     return driving, runs
 
