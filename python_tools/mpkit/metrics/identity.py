@@ -10,6 +10,8 @@ from mpkit.errors import DependencyError
 from mpkit.media.assets import asset_path
 
 SAME_PERSON = 0.6
+MEANING = (f"dlib ResNet embedding distance to the real frame (self) or the source photo "
+           f"(cross); under {SAME_PERSON} = same person for dlib")
 
 
 class IdentityEmbedder:
