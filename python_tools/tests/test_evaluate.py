@@ -10,6 +10,7 @@ from mpkit.media.video import read_frames, video_info, write_video
 from mpkit.metrics.image import psnr, ssim
 from mpkit.metrics.landmarks import expression_distance, face_region, landmark_distance
 from mpkit.models import zoo
+from mpkit.models.config import models_dir
 from mpkit.train.evaluate import IDENTITY, self_reenactment
 
 
@@ -35,11 +36,27 @@ def test_identity_copy_baseline_is_measured_against_real_frames(short_clip):
     assert runs["mp-tiny"].summary()["psnr_db"] < identity.summary()["psnr_db"]
 
 
-def test_eval_cli_writes_numerics_plots_and_video(run_cli, asset, short_clip, tmp_path):
+def test_eval_cli_writes_numerics_plots_and_video(run_cli, asset, short_clip, tmp_path,
+                                                  monkeypatch):
+    import shutil
+
+    models = tmp_path / "models"
+    for model_id in ("mp-tiny", "mp-tiny-nk"):
+        shutil.copytree(models_dir() / model_id, models / model_id)
+    (models / "mp-tiny/numerics.yaml").unlink()
+    monkeypatch.setenv("MPKIT_MODELS_DIR", str(models))
     code, out, err = run_cli("eval", "mp-tiny", "--video", short_clip, "--photo",
                              asset("astronaut.png"), "--ablation", "mp-tiny-nk=",
-                             "--holdout", "0.25", "-o", tmp_path)
+                             "--holdout", "0.25", "-o", tmp_path, "--record")
     assert code == 0, err
+    # --record: numerics, per-frame plots and the still go to the model's folder and its card
+    recorded = {"numerics.yaml", "self-carphone20.png", "cross-astronaut.png", "eval_still.jpg"}
+    assert recorded <= {p.name for p in (models / "mp-tiny").iterdir()}
+    assert not list((models / "mp-tiny").glob("*.mp4"))
+    assert run_cli("models", "card", "mp-tiny")[0] == 0
+    card = (models / "mp-tiny/card.md").read_text()
+    assert "![self-carphone20](self-carphone20.png)" in card
+    assert "carphone20.mp4 (5 held-out" in card
     numerics = yaml.safe_load((tmp_path / "numerics.yaml").read_text())
     methods = numerics["self_reenactment"]["carphone20.mp4"]
     assert set(methods) == {"frames", "mp-tiny", "mp-tiny-nk", IDENTITY}

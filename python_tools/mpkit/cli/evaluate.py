@@ -26,7 +26,9 @@ from mpkit.train.eval_run import run_evaluation
               help="the clip's tail fraction used as driving frames (keep it = training holdout)")
 @click.option("-o", "--output-dir", default="out/eval", show_default=True,
               type=click.Path(path_type=Path))
-@click.option("--record", is_flag=True, help="also write models/<id>/numerics.yaml")
+@click.option("--record", is_flag=True,
+              help="also write numerics.yaml, the per-frame plots and the card still to "
+              "models/<id>/")
 def evaluate(model_id, checkpoint, videos, photos, ablations, holdout, output_dir, record):
     """Self- and cross-reenactment metrics with identity-copy and ablation baselines."""
     weights = {model_id: resolve_checkpoint(model_id, checkpoint)}

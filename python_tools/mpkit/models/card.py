@@ -102,6 +102,10 @@ def _evaluation(folder: Path) -> list[str]:
             lines += [f"| {name} | " + " | ".join(_figure(v[m]) for m in metrics) + " |"
                       for name, v in methods.items()]
             lines.append("")
+    plots = sorted(folder.glob("self-*.png")) + sorted(folder.glob("cross-*.png"))
+    if plots:
+        lines += ["Metrics per frame:", ""]
+        lines += [line for p in plots for line in (f"![{p.stem}]({p.name})", "")]
     if (folder / "eval_still.jpg").is_file():
         lines += ["Top: self-reenactment on held-out frames (real | model | baselines). Bottom: "
                   "cross-reenactment (driving | model | baselines). Frames at 1/4, 1/2 and 3/4 "

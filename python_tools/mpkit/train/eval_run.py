@@ -23,7 +23,7 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
                    record_dir: Path | None = None) -> dict:
     """Evaluate `models` (the first is the model under test, the others ablations) with the
     identity-copy baseline; write side-by-side videos, per-frame plots, `numerics.yaml` and the
-    card still to `output_dir`, and numerics + still to `record_dir` too. Photos are driven by
+    card still to `output_dir`, and all but the videos to `record_dir` too. Photos are driven by
     the first video."""
     name, *ablations = models
     numerics = {"model": name, "checkpoint": _describe(weights[name]),
@@ -31,6 +31,7 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
                 "holdout": holdout, "identity_distance": identity_note,
                 "self_reenactment": {}, "cross_reenactment": {}}
     output_dir.mkdir(parents=True, exist_ok=True)
+    folders = [output_dir] + ([record_dir] if record_dir else [])
     sections = []
     for video in videos:
         real, runs = self_reenactment(models, video, holdout, identity)
@@ -39,8 +40,9 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
             "frames": len(real), **{n: r.summary() for n, r in runs.items()}}
         eval_report.side_by_side(output_dir / f"self-{video.stem}.mp4", real, "real", runs,
                                  VIDEO_FPS)
-        eval_report.plot(output_dir / f"self-{video.stem}.png", runs, SELF_PLOTS,
-                         f"self-reenactment, held-out frames of {video.name}")
+        for folder in folders:
+            eval_report.plot(folder / f"self-{video.stem}.png", runs, SELF_PLOTS,
+                             f"self-reenactment, held-out frames of {video.name}")
     for photo in photos:
         driving, runs = cross_reenactment(models, photo, videos[0], identity)
         sections.append((driving, "driving", runs))
@@ -49,9 +51,10 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
             "frames": len(driving), **{n: r.summary() for n, r in runs.items()}}
         eval_report.side_by_side(output_dir / f"cross-{photo.stem}.mp4", driving, "driving",
                                  runs, VIDEO_FPS)
-        eval_report.plot(output_dir / f"cross-{photo.stem}.png", runs, CROSS_PLOTS,
-                         f"cross-reenactment: {key}")
-    for folder in [output_dir] + ([record_dir] if record_dir else []):
+        for folder in folders:
+            eval_report.plot(folder / f"cross-{photo.stem}.png", runs, CROSS_PLOTS,
+                             f"cross-reenactment: {key}")
+    for folder in folders:
         eval_report.write_numerics(folder / "numerics.yaml", numerics)
         eval_report.still(folder / "eval_still.jpg", sections)
     return numerics
