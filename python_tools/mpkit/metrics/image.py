@@ -18,8 +18,8 @@ PSNR_CAP_DB = 100.0  # identical images; keeps every figure finite (JSON has no 
 
 def psnr(a, b, mask: np.ndarray | None = None) -> float:
     """PSNR in dB; with a boolean [H,W] `mask`, over the masked pixels only."""
-    err = ((_unit(a) - _unit(b)) ** 2).mean(1)[0]
-    mse = float(err.mean() if mask is None else err[torch.from_numpy(mask)].mean())
+    err = ((_unit(a) - _unit(b)) ** 2).mean(1)  # [B,H,W]
+    mse = float(err.mean() if mask is None else err[:, torch.from_numpy(mask)].mean())
     return PSNR_CAP_DB if mse == 0 else min(PSNR_CAP_DB, 10 * np.log10(1.0 / mse))
 
 

@@ -56,45 +56,54 @@ def _animate(model: PortraitModel, source: np.ndarray, frames: list[np.ndarray],
     return avatar.image, [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def _mesh(landmarker: FaceLandmarker, image: np.ndarray) -> np.ndarray | None:
-    try:
-        return landmarker.landmarks(image).points
-    except NoFaceError:
-        return None
+class _Faces:
+    """Each image's face mesh and identity embedding, computed once per image object within a
+    section (generated frames are measured against several figures; the identity copy and the
+    cross-reenactment source repeat one image)."""
+
+    def __init__(self, embedder: IdentityEmbedder | None):
+        self.landmarker, self.embedder = FaceLandmarker(), embedder
+        self._meshes: dict[int, np.ndarray | None] = {}
+        self._embeddings: dict[int, np.ndarray | None] = {}
+
+    def mesh(self, image: np.ndarray) -> np.ndarray | None:
+        if id(image) not in self._meshes:
+            try:
+                self._meshes[id(image)] = self.landmarker.landmarks(image).points
+            except NoFaceError:
+                self._meshes[id(image)] = None
+        return self._meshes[id(image)]
+
+    def embedding(self, image: np.ndarray) -> np.ndarray | None:
+        if id(image) not in self._embeddings:
+            mesh = self.mesh(image)
+            self._embeddings[id(image)] = (None if mesh is None
+                                           else self.embedder.embed(image, mesh))
+        return self._embeddings[id(image)]
 
 
-def _motion_metrics(run: MethodRun, ref_mesh: list[np.ndarray | None],
-                    landmarker: FaceLandmarker, compare_pose: bool) -> None:
+def _motion_metrics(run: MethodRun, reference: list[np.ndarray], faces: _Faces,
+                    compare_pose: bool) -> None:
     """Landmark metrics of each generated frame against the reference frame's landmarks."""
     found, lmd, exd = [], [], []
-    for gen, ref in zip(run.frames, ref_mesh):
-        mesh = _mesh(landmarker, gen)
+    for gen, ref in zip(run.frames, reference):
+        mesh, ref_mesh = faces.mesh(gen), faces.mesh(ref)
         found.append(float(mesh is not None))
-        ok = mesh is not None and ref is not None
-        lmd.append(landmark_distance(mesh, ref) if ok else math.nan)
-        exd.append(expression_distance(mesh, ref) if ok else math.nan)
+        ok = mesh is not None and ref_mesh is not None
+        lmd.append(landmark_distance(mesh, ref_mesh) if ok else math.nan)
+        exd.append(expression_distance(mesh, ref_mesh) if ok else math.nan)
     run.per_frame["face_found"] = found
     if compare_pose:
         run.per_frame["landmark_distance_px"] = lmd
     run.per_frame["expression_distance_px"] = exd
 
 
-def _identity_metrics(run: MethodRun, reference: list[np.ndarray], landmarker: FaceLandmarker,
-                      embedder: IdentityEmbedder | None, cache: dict) -> None:
-    """`cache` (image id → embedding) is shared by the methods of one section, so each
-    reference face is embedded once."""
-    if embedder is None:
+def _identity_metrics(run: MethodRun, reference: list[np.ndarray], faces: _Faces) -> None:
+    if faces.embedder is None:
         return
-
-    def embed(image: np.ndarray) -> np.ndarray | None:
-        if id(image) not in cache:
-            mesh = _mesh(landmarker, image)
-            cache[id(image)] = None if mesh is None else embedder.embed(image, mesh)
-        return cache[id(image)]
-
     out = []
     for gen, ref in zip(run.frames, reference):
-        a, b = embed(gen), embed(ref)
+        a, b = faces.embedding(gen), faces.embedding(ref)
         out.append(math.nan if a is None or b is None else identity_distance(a, b))
     run.per_frame["identity_distance"] = out
 
@@ -120,17 +129,17 @@ def self_reenactment(models: dict[str, PortraitModel], video: Path, holdout: flo
         source_crop, real, generated = _animate(model, frames[0], frames, held, str(video))
         runs[name] = MethodRun(name, generated)
     runs[IDENTITY] = MethodRun(IDENTITY, [source_crop] * len(real))
-    landmarker, embeddings = FaceLandmarker(), {}
-    real_mesh = [_mesh(landmarker, f) for f in real]
-    faces = [None if m is None else face_region(m, f.shape[:2]) for m, f in zip(real_mesh, real)]
+    faces = _Faces(identity)
+    regions = [None if (m := faces.mesh(f)) is None else face_region(m, f.shape[:2])
+               for f in real]
     for run in runs.values():
         run.per_frame["psnr_db"] = [psnr(g, r) for g, r in zip(run.frames, real)]
         run.per_frame["face_psnr_db"] = [math.nan if m is None else psnr(g, r, m)
-                                         for g, r, m in zip(run.frames, real, faces)]
+                                         for g, r, m in zip(run.frames, real, regions)]
         run.per_frame["ssim"] = [ssim(g, r) for g, r in zip(run.frames, real)]
         run.per_frame["l1"] = [l1(g, r) for g, r in zip(run.frames, real)]
-        _motion_metrics(run, real_mesh, landmarker, compare_pose=True)
-        _identity_metrics(run, real, landmarker, identity, embeddings)
+        _motion_metrics(run, real, faces, compare_pose=True)
+        _identity_metrics(run, real, faces)
         run.per_frame["flicker"] = _flicker(run.frames, real)
     return real, runs
 
@@ -147,11 +156,10 @@ def cross_reenactment(models: dict[str, PortraitModel], photo: Path, video: Path
         source_crop, driving, generated = _animate(model, source, frames, frames[1:], str(video))
         runs[name] = MethodRun(name, generated)
     runs[IDENTITY] = MethodRun(IDENTITY, [source_crop] * len(driving))
-    landmarker, embeddings, sources = FaceLandmarker(), {}, [source_crop] * len(driving)
-    driving_mesh = [_mesh(landmarker, f) for f in driving]
+    faces = _Faces(identity)
     for run in runs.values():
-        _motion_metrics(run, driving_mesh, landmarker, compare_pose=False)
-        _identity_metrics(run, sources, landmarker, identity, embeddings)
+        _motion_metrics(run, driving, faces, compare_pose=False)
+        _identity_metrics(run, [source_crop] * len(driving), faces)
     return driving, runs
 
 
