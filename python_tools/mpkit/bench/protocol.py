@@ -4,7 +4,9 @@ same names; golden fixtures in testdata/protocol/ are checked by both test suite
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import json
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mpkit.errors import DeviceError
 
@@ -14,6 +16,7 @@ BENCH_ACTIVITY = f"{APP_PACKAGE}/.BenchmarkActivity"
 RESULTS_DIR = "files/bench"  # relative to the app's data folder; read back with run-as
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi", "vulkan", "qnn")
 DRIVING_MODES = ("synthetic", "video", "audio")
+MAX_RESULT_BYTES = 16 * 1024 * 1024  # a result is a few hundred kB even for sustained runs
 
 
 class BenchRequest(BaseModel):
@@ -58,23 +61,48 @@ class BenchResult(BaseModel):
     status: str = Field(pattern="^(ok|error)$")
     error: str | None = None
     measured_on: str  # "device" or "host (virtual device)"
+    # What really ran (the harness checks them against the request and the bundle):
     runtime: str
     delegate: str
+    threads: int
+    driving: str
     times: StageTimes | None = None
     pss_mb: float | None = None
     sustained: list[SustainedPoint] = []
     captured_frames: list[str] = []  # files (relative to the results folder) of output frames
 
 
-def parse_result(text: str, source: str) -> BenchResult:
-    import json
-
+def parse_result(data: bytes | str, source: str) -> BenchResult:
+    """The result file's bytes as a BenchResult; anything malformed is a one-line DeviceError."""
+    raw = data.encode() if isinstance(data, str) else data
+    if len(raw) > MAX_RESULT_BYTES:
+        raise DeviceError(f"{source}: the result is {len(raw)} bytes, over the "
+                          f"{MAX_RESULT_BYTES} byte cap: not a benchmark result")
     try:
-        data = json.loads(text)
+        parsed = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise DeviceError(f"{source}: the result is not UTF-8 text ({e.reason} at byte "
+                          f"{e.start})") from e
     except json.JSONDecodeError as e:
         raise DeviceError(f"{source}: the result is not JSON ({e})") from e
-    version = data.get("protocol_version")
+    except RecursionError as e:
+        raise DeviceError(f"{source}: the result JSON is nested too deeply") from e
+    if not isinstance(parsed, dict):
+        raise DeviceError(f"{source}: the result is a JSON {type(parsed).__name__}, not an "
+                          "object")
+    version = parsed.get("protocol_version")
     if version != PROTOCOL_VERSION:
         raise DeviceError(f"{source}: result protocol version {version}; this mpkit reads "
                           f"version {PROTOCOL_VERSION}: update mpkit or the app so they match")
-    return BenchResult(**data)
+    try:
+        return BenchResult(**parsed)
+    except ValidationError as e:
+        raise DeviceError(f"{source}: the result does not match protocol version "
+                          f"{PROTOCOL_VERSION}: {validation_summary(e)}") from e
+
+
+def validation_summary(error: ValidationError) -> str:
+    """A pydantic error as one line: each bad field and why."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'result'}: {e['msg']}"
+                     for e in error.errors(include_url=False)[:5]) + (
+        f" (and {error.error_count() - 5} more)" if error.error_count() > 5 else "")
