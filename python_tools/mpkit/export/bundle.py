@@ -1,21 +1,47 @@
 """Bundles: a directory of component files + helper models + `manifest.json`, written
-atomically; `verify` re-checks the schema and every file's sha256."""
+atomically; `verify` re-checks the schema, that every file is a plain file inside the bundle,
+and every file's sha256."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from mpkit.errors import MpkitError
 from mpkit.media.assets import sha256_file
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 1 << 20  # a real manifest is ~10 kB
+MAX_MANIFEST_DEPTH = 32  # a real manifest nests 6 deep
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` is not a plain file name that stays inside its folder (None if it is)."""
+    if not name:
+        return "it is empty"
+    if "\0" in name:
+        return "it contains a NUL byte"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "it contains a control character"
+    if name.startswith(("/", "\\")):
+        return "it is an absolute path"
+    parts = name.replace("\\", "/").split("/")
+    if ".." in parts:
+        return "it climbs out of the bundle folder ('..')"
+    if len(parts) > 1:
+        return "it names a subfolder ('/' or '\\')"
+    if name == ".":
+        return "it names the bundle folder itself"
+    if len(name.encode()) > 255:
+        return "it is longer than 255 bytes"
+    return None
 
 
 class _Strict(BaseModel):
@@ -34,6 +60,14 @@ class FileEntry(_Strict):
     file: str
     sha256: str
     bytes: int
+
+    @field_validator("file")
+    @classmethod
+    def _plain(cls, name: str) -> str:
+        if (why := name_problem(name)) or name == MANIFEST:
+            raise ValueError(f"{name!r} is not a plain file name in the bundle: "
+                             f"{why or 'it is the manifest itself'}")
+        return name
 
 
 class ComponentEntry(FileEntry):
@@ -68,48 +102,147 @@ class Manifest(_Strict):
     tools: dict[str, str]
     created_utc: str
 
+    def files(self) -> list[str]:
+        return [e.file for e in [*self.components, *self.helpers]]
+
 
 def file_entry(path: Path) -> dict:
     return {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
+def _regular_file(path: Path, what: str) -> os.stat_result:
+    """lstat of `path`, which must be a regular file (a symlink is refused, not followed)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise MpkitError(f"{path.parent}: {what} is missing") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise MpkitError(f"{path.parent}: {what} is a symlink; a bundle holds only regular "
+                         "files: copy the file in")
+    if not stat.S_ISREG(st.st_mode):
+        raise MpkitError(f"{path.parent}: {what} is not a regular file")
+    return st
+
+
+def _depth(value) -> int:
+    """How deeply `value` (parsed JSON) nests lists and objects."""
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        level = [v for x in level if isinstance(x, (dict, list))
+                 for v in (x.values() if isinstance(x, dict) else x)]
+    return depth - 1
+
+
+def read_manifest(bundle: Path) -> Manifest:
+    """The bundle's manifest, checked: size, UTF-8, JSON, nesting, schema version and schema."""
+    path = bundle / MANIFEST
+    if not bundle.is_dir():
+        raise MpkitError(f"{bundle} is not a folder (not a bundle)")
+    if not os.path.lexists(path):
+        raise MpkitError(f"{bundle}: no {MANIFEST} (not a bundle)")
+    size = _regular_file(path, MANIFEST).st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise MpkitError(f"{path}: {size} bytes, over the {MAX_MANIFEST_BYTES} byte limit "
+                         "for a manifest (not an mpkit manifest)")
+    with open(path, "rb") as f:
+        raw = f.read(MAX_MANIFEST_BYTES + 1)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise MpkitError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise MpkitError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise MpkitError(f"{path}: nested too deeply to be a manifest") from None
+    if not isinstance(data, dict):
+        raise MpkitError(f"{path}: a JSON {type(data).__name__}, not an object (not a manifest)")
+    if _depth(data) > MAX_MANIFEST_DEPTH:
+        raise MpkitError(f"{path}: nested more than {MAX_MANIFEST_DEPTH} levels deep "
+                         "(not a manifest)")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise MpkitError(f"{path}: schema version {data.get('schema_version')!r} is not "
+                         f"{SCHEMA_VERSION}; use the mpkit that wrote it")
+    try:
+        return Manifest(**data)
+    except ValidationError as e:
+        first, more = e.errors()[0], e.error_count() - 1
+        where = ".".join(map(str, first["loc"])) or "(top level)"
+        also = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
+        raise MpkitError(f"{path}: {where}: {first['msg']}{also}") from None
+
+
+def verify(bundle: Path) -> Manifest:
+    """The manifest, after checking its schema, that each listed file is a regular file inside
+    the bundle named once, and each file's size and sha256."""
+    manifest = read_manifest(bundle)
+    seen = set()
+    for entry in [*manifest.components, *manifest.helpers]:
+        if entry.file in seen:
+            raise MpkitError(f"{bundle}: {entry.file} is listed twice in {MANIFEST}")
+        seen.add(entry.file)
+        f = bundle / entry.file
+        if _regular_file(f, entry.file).st_size != entry.bytes or sha256_file(f) != entry.sha256:
+            raise MpkitError(f"{bundle}: {entry.file} does not match its sha256 in {MANIFEST}")
+    return manifest
+
+
+def _check_replaceable(out: Path) -> None:
+    """`out` may be replaced only if it is empty or an mpkit bundle holding nothing else."""
+    if not out.is_dir() or out.is_symlink():
+        raise MpkitError(f"{out} exists and is not a folder: choose another -o")
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    try:
+        named = {MANIFEST, *read_manifest(out).files()}
+    except MpkitError as e:
+        raise MpkitError(f"{out} is not an mpkit bundle, so --force will not replace it ({e}): "
+                         "choose another -o") from None
+    extra = [n for n in entries if n not in named]
+    if extra:
+        raise MpkitError(f"{out} holds files its manifest does not name ({', '.join(extra[:5])}),"
+                         " so --force will not replace it: choose another -o")
+
+
 def prepare_output(out: Path, force: bool) -> Path:
-    """A fresh staging folder beside `out`; refuses a non-empty `out` without force."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise MpkitError(f"{out} exists and is not empty: choose another -o or pass --force")
+    """A fresh staging folder beside `out`. A non-empty `out` needs force and must be a bundle."""
+    if os.path.lexists(out):
+        if out.is_dir() and not out.is_symlink() and any(out.iterdir()) and not force:
+            raise MpkitError(f"{out} exists and is not empty: choose another -o or pass --force")
+        _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def publish(staging: Path, manifest: Manifest, out: Path) -> None:
-    """Writes the manifest last, then swaps the staging folder into place."""
+    """Writes the manifest last, syncs every file, then swaps the staging folder into place:
+    the old bundle is renamed aside, the new one renamed in, the old one removed. At every
+    moment a whole bundle is on disk, and a failed swap puts the old one back."""
     (staging / MANIFEST).write_text(json.dumps(manifest.model_dump(), indent=2) + "\n")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staging, out)
-
-
-def verify(bundle: Path) -> Manifest:
-    """The manifest, after checking its schema and every listed file's sha256."""
-    path = bundle / MANIFEST
-    if not path.is_file():
-        raise MpkitError(f"{bundle}: no {MANIFEST} (not a bundle)")
+    for f in staging.iterdir():
+        _fsync(f)
+    _fsync(staging)
+    if not os.path.lexists(out):
+        os.rename(staging, out)
+        _fsync(out.parent)
+        return
+    _check_replaceable(out)
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old."))
+    os.rename(out, old / out.name)
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise MpkitError(f"{path}: not valid JSON ({e})") from e
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise MpkitError(f"{path}: schema version {data.get('schema_version')} is not "
-                         f"{SCHEMA_VERSION}; use the mpkit that wrote it")
-    try:
-        manifest = Manifest(**data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        raise MpkitError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from e
-    for entry in [*manifest.components, *manifest.helpers]:
-        f = bundle / entry.file
-        if not f.is_file():
-            raise MpkitError(f"{bundle}: {entry.file} is missing")
-        if f.stat().st_size != entry.bytes or sha256_file(f) != entry.sha256:
-            raise MpkitError(f"{bundle}: {entry.file} does not match its sha256 in {MANIFEST}")
-    return manifest
+        os.rename(staging, out)
+    except BaseException:
+        os.rename(old / out.name, out)
+        old.rmdir()
+        raise
+    _fsync(out.parent)
+    shutil.rmtree(old)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
            progress: Callable[[str], None] = lambda message: None,
            warp: str | None = None) -> ExportResult:
     """`warp` overrides the backend's warp implementation (for A/B measurements)."""
+    out = Path(os.path.abspath(out))  # `-o .` has a parent to stage the bundle beside
     backend = get_backend(backend_name)
     backend.check_available()
     recipe = load_recipe(recipe_name)

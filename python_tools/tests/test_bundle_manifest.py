@@ -1,0 +1,191 @@
+"""Bundle format on small bundles built by the code (real files, a manifest written by
+`publish`): file names confined to the bundle, malformed manifests, and `--force` that only
+ever replaces a bundle."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mpkit.errors import MpkitError
+from mpkit.export import bundle
+from mpkit.export.bundle import MANIFEST
+from mpkit.media.assets import sha256_file
+
+GOLDEN = Path(__file__).resolve().parents[2] / "testdata/manifest/manifest_tflite_fp32.json"
+
+
+def make_bundle(out: Path, payload: str = "v1", force: bool = False) -> Path:
+    """The golden manifest's bundle with small real files in place of the models."""
+    data = json.loads(GOLDEN.read_text())
+    staging = bundle.prepare_output(out, force)
+    for e in [*data["components"], *data["helpers"]]:
+        path = staging / e["file"]
+        path.write_text(f"{e['name']} {payload}\n")
+        e.update(bundle.file_entry(path))
+    bundle.publish(staging, bundle.Manifest(**data), out)
+    return out
+
+
+def edit_manifest(b: Path, change) -> None:
+    data = json.loads((b / MANIFEST).read_text())
+    change(data)
+    (b / MANIFEST).write_text(json.dumps(data))
+
+
+def point_helper_at(b: Path, name: str, target: Path) -> None:
+    """The first helper's file becomes `name`, with the size and sha256 of `target` (the file
+    that name reaches), so only the name itself can give it away."""
+    edit_manifest(b, lambda d: d["helpers"][0].update(
+        file=name, sha256=sha256_file(target), bytes=target.stat().st_size))
+
+
+@pytest.fixture()
+def small(tmp_path):
+    return make_bundle(tmp_path / "b")
+
+
+def test_a_bundle_built_by_the_code_verifies(small):
+    assert bundle.verify(small).model_id == "mp-tiny"
+
+
+def _escape_up(b):
+    (b.parent / "x").write_text("outside the bundle\n")
+    return "../x", b.parent / "x"
+
+
+def _subfolder(b):
+    (b / "a").mkdir()
+    (b / "a/b").write_text("in a subfolder\n")
+    return "a/b", b / "a/b"
+
+
+def _symlink(b):
+    (b / "hostname").symlink_to("/etc/hostname")
+    return "hostname", Path("/etc/hostname")
+
+
+PROBES = {
+    "dotdot": (_escape_up, r"'\.\./x' is not a plain file name in the bundle: it climbs out"),
+    "absolute": (lambda b: ("/etc/hostname", Path("/etc/hostname")),
+                 "'/etc/hostname' is not a plain file name in the bundle: it is an absolute path"),
+    "subfolder": (_subfolder, "'a/b' is not a plain file name in the bundle: it names a subfolder"),
+    "symlink": (_symlink, "hostname is a symlink; a bundle holds only regular files"),
+}
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=list(PROBES))
+def test_traversal_probes_are_refused_naming_the_cause(small, probe, run_cli):
+    make, message = PROBES[probe]
+    point_helper_at(small, *make(small))
+    with pytest.raises(MpkitError, match=message):
+        bundle.verify(small)
+    code, _, err = run_cli("bundle", "verify", small)
+    assert code == 1 and err.startswith("error: ") and re.search(message, err), err
+
+
+@pytest.mark.parametrize("name, cause", [
+    ("", "it is empty"), ("a\0b", "NUL byte"), ("a\\b", "names a subfolder"),
+    ("..", "climbs out"), (".", "the bundle folder itself"), ("x\n.tflite", "control character"),
+    ("\\\\host\\share", "absolute path"), ("manifest.json", "the manifest itself"),
+    ("x" * 256, "longer than 255 bytes")])
+def test_unsafe_file_names_are_refused(small, name, cause):
+    edit_manifest(small, lambda d: d["components"][0].update(file=name))
+    with pytest.raises(MpkitError, match=f"components.0.file: .*{cause}"):
+        bundle.verify(small)
+
+
+def test_a_file_listed_twice_is_refused(small):
+    edit_manifest(small, lambda d: d["helpers"][1].update(d["helpers"][0]))
+    with pytest.raises(MpkitError, match="face_detection_short_range.tflite is listed twice"):
+        bundle.verify(small)
+
+
+def _deep(d):
+    d["validation"]["x"] = json.loads("[" * 40 + "]" * 40)
+
+
+MALFORMED = {
+    "list": (lambda b: b.write_text("[1, 2]"), "a JSON list, not an object"),
+    "very deep": (lambda b: b.write_text("[" * 200_000 + "]" * 200_000), "nested"),
+    "deep": (lambda b: edit_manifest(b.parent, _deep), "nested more than 32 levels deep"),
+    "not utf-8": (lambda b: b.write_bytes(b.read_bytes().replace(b"mp-tiny", b"mp-\xff")),
+                  r"not UTF-8 text \(byte \d+\)"),
+    "oversized": (lambda b: b.write_text(b.read_text() + " " * (1 << 20)),
+                  "over the 1048576 byte limit"),
+    "schema": (lambda b: edit_manifest(b.parent, lambda d: (
+        d["components"][1].update(bytes="many"), d["helpers"][0].update(colour="red"))),
+        r"components\.1\.bytes: Input should be a valid integer.* \(and 1 more problem\)$"),
+    "not json": (lambda b: b.write_text('{"schema_version": 1,'), "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=list(MALFORMED))
+def test_malformed_manifest_is_one_clean_error(small, case, run_cli):
+    spoil, message = MALFORMED[case]
+    spoil(small / MANIFEST)
+    with pytest.raises(MpkitError, match=message):
+        bundle.verify(small)
+    code, _, err = run_cli("bundle", "verify", small)
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_force_replaces_a_bundle_and_leaves_nothing_beside_it(small):
+    make_bundle(small, payload="v2", force=True)
+    assert (small / "obama.jpg").read_text() == "sample_source v2\n"
+    assert bundle.verify(small).model_id == "mp-tiny"
+    assert [p.name for p in small.parent.iterdir()] == ["b"]
+
+
+def test_force_refuses_a_folder_that_is_not_a_bundle(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(MpkitError, match="not an mpkit bundle, so --force will not replace it"):
+        bundle.prepare_output(out, force=True)
+    assert (out / "keep.txt").read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_force_refuses_a_bundle_holding_other_files(small):
+    (small / "notes.txt").write_text("mine")
+    with pytest.raises(MpkitError, match=r"holds files its manifest does not name \(notes.txt\)"):
+        make_bundle(small, payload="v2", force=True)
+    assert (small / "notes.txt").read_text() == "mine"
+    assert bundle.verify(small)
+
+
+def test_force_refuses_a_file_or_a_symlink(tmp_path, small):
+    (tmp_path / "file").write_text("mine")
+    (tmp_path / "link").symlink_to(small)
+    for name in ("file", "link"):
+        with pytest.raises(MpkitError, match="exists and is not a folder"):
+            bundle.prepare_output(tmp_path / name, force=True)
+    assert (tmp_path / "file").read_text() == "mine" and bundle.verify(tmp_path / "link")
+
+
+def test_a_failed_swap_puts_the_old_bundle_back(small, monkeypatch):
+    data = json.loads((small / MANIFEST).read_text())
+    staging = bundle.prepare_output(small, force=True)
+    rename = bundle.os.rename
+
+    def fail_moving_the_new_one_in(src, dst):
+        if Path(src) == staging:
+            raise OSError(5, "Input/output error")
+        rename(src, dst)
+
+    monkeypatch.setattr(bundle.os, "rename", fail_moving_the_new_one_in)
+    with pytest.raises(OSError):
+        bundle.publish(staging, bundle.Manifest(**data), small)
+    assert bundle.verify(small)
+    assert sorted(p.name for p in small.parent.iterdir()) == sorted(["b", staging.name])
+
+
+def test_export_force_on_a_folder_with_a_file_refuses_and_keeps_it(asset, tmp_path, run_cli,
+                                                                 monkeypatch):
+    (tmp_path / "keep.txt").write_text("mine")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli("export", "mp-tiny", "--backend", "tflite", "-o", ".", "--force")
+    assert code == 1 and "is not an mpkit bundle, so --force will not replace it" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
