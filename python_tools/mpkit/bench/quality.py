@@ -10,6 +10,7 @@ import numpy as np
 
 from mpkit.errors import MpkitError, NoFaceError
 from mpkit.export.bundle import Manifest
+from mpkit.export.validate import paired
 from mpkit.landmarks.face import FaceLandmarker, FaceTracker
 from mpkit.media.assets import sha256_file
 from mpkit.media.image import read_image
@@ -50,18 +51,26 @@ def reference_frames(manifest: Manifest, bundle: Path, indices: list[int]) -> li
     return [out[i] for i in indices]
 
 
-def compare(device_frames: list[np.ndarray], reference: list[np.ndarray]) -> dict[str, float]:
+def compare(device_frames: list[np.ndarray], reference: list[np.ndarray]) -> dict:
+    """PSNR and SSIM over every frame; the landmark distance over the frames with a face on
+    both sides, with the count of those and of the frames skipped, by reason."""
+    pairs = paired("captured frames", reference, device_frames)
     landmarker = FaceLandmarker()
-    dists = []
-    for a, b in zip(device_frames, reference):
+    dists, skipped = [], {"no_face_on_device": 0, "no_face_in_reference": 0}
+    for ref, got in pairs:
         try:
-            dists.append(landmark_distance(landmarker.landmarks(a).points,
-                                           landmarker.landmarks(b).points))
+            on_device = landmarker.landmarks(got).points
         except NoFaceError:
+            skipped["no_face_on_device"] += 1
             continue
-    return {"frames": len(reference),
-            "psnr_db_min": round(min(psnr(a, b) for a, b in zip(device_frames, reference)), 2),
-            "ssim_min": round(min(ssim(a, b) for a, b in zip(device_frames, reference)), 4),
+        try:
+            dists.append(landmark_distance(on_device, landmarker.landmarks(ref).points))
+        except NoFaceError:
+            skipped["no_face_in_reference"] += 1
+    return {"frames": len(pairs),
+            "psnr_db_min": round(min(psnr(got, ref) for ref, got in pairs), 2),
+            "ssim_min": round(min(ssim(got, ref) for ref, got in pairs), 4),
+            "frames_with_face": len(dists), "frames_skipped": skipped,
             "landmark_distance_px": round(float(np.mean(dists)), 3) if dists else None}
 
 

@@ -3,13 +3,13 @@ every component output (SQNR) and the generated frame end to end (PSNR, SSIM).""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from mpkit.errors import MediaError
+from mpkit.errors import MediaError, MpkitError
 from mpkit.export.recipes import CalibrationSet
 from mpkit.media.assets import asset_path
 from mpkit.media.image import read_image
@@ -91,14 +91,34 @@ def as_component(run: Callable[..., list[np.ndarray]]) -> Callable[..., tuple[to
     return call
 
 
+def paired(what: str, expected: Sequence, actual: Sequence) -> list[tuple]:
+    """(expected, actual) pairs. A count mismatch or nothing to compare is an error: a missing
+    output or frame must not read as a perfect match."""
+    if len(actual) != len(expected):
+        raise MpkitError(f"{what}: {len(actual)} to compare with {len(expected)} expected "
+                         "(a comparison must not skip any)")
+    if not expected:
+        raise MpkitError(f"{what}: nothing to compare")
+    return list(zip(expected, actual))
+
+
 def component_figures(ref: Reference, name: str, run: Callable[..., list[np.ndarray]],
                       output_names: list[str]) -> dict[str, float]:
     """Worst-case SQNR (dB) per output of one artifact over its recorded calls."""
-    worst = {n: SQNR_CAP_DB for n in output_names}
+    if not ref.calls[name]:
+        raise MpkitError(f"{name}: the eager pipeline never called it, so nothing validates it")
+    worst: dict[str, float] = {}
     for inputs, outputs in ref.calls[name]:
-        got = run(*(x.numpy() for x in inputs))
-        for n, expected, actual in zip(output_names, outputs, got):
-            worst[n] = min(worst[n], sqnr_db(expected.numpy(), np.asarray(actual)))
+        paired(f"{name}: outputs named by its io_spec", output_names, outputs)
+        got = paired(f"{name}: outputs of the artifact", outputs,
+                     list(run(*(x.numpy() for x in inputs))))
+        for n, (want, actual) in zip(output_names, got):
+            actual = np.asarray(actual)
+            if actual.shape != tuple(want.shape):
+                raise MpkitError(f"{name}: output {n} has shape {actual.shape}, the eager "
+                                 f"model's has {tuple(want.shape)}")
+            figure = sqnr_db(want.numpy(), actual)
+            worst[n] = min(figure, worst.get(n, figure))
     return {f"{n}_sqnr_db": round(v, 2) for n, v in worst.items()}
 
 
@@ -106,7 +126,8 @@ def end_to_end(model: PortraitModel, cal: CalibrationSet, ref: Reference,
                runners: dict[str, Callable[..., tuple[torch.Tensor, ...]]]) -> dict[str, float]:
     """The whole pipeline with artifacts in place of components, against eager float."""
     images = run_pipeline(Animator(model, runners=runners), cal, _driving_frames(cal))
-    psnrs = [psnr(a, b) for a, b in zip(images, ref.images)]
-    return {"frames": len(images), "psnr_db_min": round(min(psnrs), 2),
+    pairs = paired(f"end-to-end frames on the {cal.name} faces", ref.images, images)
+    psnrs = [psnr(a, b) for a, b in pairs]
+    return {"frames": len(pairs), "psnr_db_min": round(min(psnrs), 2),
             "psnr_db_mean": round(float(np.mean(psnrs)), 2),
-            "ssim_min": round(min(ssim(a, b) for a, b in zip(images, ref.images)), 5)}
+            "ssim_min": round(min(ssim(a, b) for a, b in pairs), 5)}
