@@ -18,13 +18,21 @@ def remote_dir(bundle: Path) -> str:
 
 
 def _device_hashes(device: Device, remote: str, files: list[str]) -> dict[str, str]:
-    out = device.shell(["sha256sum", *(f"{remote}/{f}" for f in files)], check=False).out
-    return {line.split()[1].rsplit("/", 1)[1]: line.split()[0]
-            for line in out.splitlines() if len(line.split()) == 2}
+    """sha256 by file name of the files `sha256sum` found on the device, each matched by its
+    full path (a line for any other path is ignored)."""
+    paths = {f"{remote}/{f}": f for f in files}
+    out = device.shell(["sha256sum", *paths], check=False).out
+    hashes = {}
+    for line in out.splitlines():
+        digest, _, path = line.partition("  ")
+        if path in paths:
+            hashes[paths[path]] = digest
+    return hashes
 
 
 def deploy(device: Device, bundle: Path, apk: Path | None = None) -> tuple[str, bool]:
-    """(the bundle's folder on the device, whether anything was pushed)."""
+    """(the bundle's folder on the device, whether anything was pushed). The bundle is verified
+    first: every file a plain name inside it, so nothing is pushed from or to anywhere else."""
     manifest = verify(bundle)
     remote = remote_dir(bundle)
     entries = {e.file: e.sha256 for e in [*manifest.components, *manifest.helpers]}
