@@ -199,10 +199,12 @@ def _check_replaceable(out: Path) -> None:
     except MpkitError as e:
         raise MpkitError(f"{out} is not an mpkit bundle, so --force will not replace it ({e}): "
                          "choose another -o") from None
-    extra = [n for n in entries if n not in named]
+    extra = [n for n in entries
+             if n not in named or not stat.S_ISREG(os.lstat(out / n).st_mode)]
     if extra:
-        raise MpkitError(f"{out} holds files its manifest does not name ({', '.join(extra[:5])}),"
-                         " so --force will not replace it: choose another -o")
+        raise MpkitError(f"{out} holds what its manifest does not name as files "
+                         f"({', '.join(extra[:5])}), so --force will not replace it: "
+                         "choose another -o")
 
 
 def prepare_output(out: Path, force: bool) -> Path:
