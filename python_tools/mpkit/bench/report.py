@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import html
+import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
+from mpkit.bench.protocol import StageTimes, SustainedPoint, validation_summary
 from mpkit.bench.store import Store
 from mpkit.errors import MpkitError
 from mpkit.media.files import atomic_output
@@ -28,7 +32,17 @@ def _get(record: dict, key: str):
 
 
 def _label(r: dict) -> str:
-    return f"{r['model_id']} {r['backend']} {r['precision']} {r['delegate']}"
+    return _plain(f"{r['model_id']} {r['backend']} {r['precision']} {r['delegate']}")
+
+
+def _plain(text: str) -> str:
+    """Text matplotlib shows as is (a `$` in a device string would start mathtext)."""
+    return text.replace("$", r"\$")
+
+
+def _md(text: str) -> str:
+    """Device strings as Markdown text: no markup, links or table cells of their own."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|~$])", r"\\\1", html.escape(text)).replace("\n", " ")
 
 
 def _device(r: dict) -> str:
@@ -92,7 +106,7 @@ def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
     labels, values = [], []
     for dev, rows in by_device.items():
         for r in rows:
-            labels.append(f"{dev.split(' (')[0]}\n{r['backend']} {r['precision']}")
+            labels.append(_plain(f"{dev.split(' (')[0]}\n{r['backend']} {r['precision']}"))
             values.append(r["p50_ms"])
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(values)))
     ax.barh(labels, values, color="tab:blue", height=0.6)
@@ -105,7 +119,7 @@ def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
         for i, r in enumerate(sorted(rated, key=lambda r: r["p50_ms"])):
             point = (r["p50_ms"], r["quality"]["psnr_db_min"])
             ax.scatter(*point, s=40)
-            ax.annotate(f"{r['backend']} {r['precision']}", point, fontsize=7,
+            ax.annotate(_plain(f"{r['backend']} {r['precision']}"), point, fontsize=7,
                         xytext=(4, 4 if i % 2 == 0 else -11), textcoords="offset points")
         ax.margins(0.2)  # room for the labels
         ax.set_xlabel("p50 frame time (ms)")
@@ -132,9 +146,53 @@ def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
     return made
 
 
-def write_report(store: Store, run_ids: list[str], out: Path, fmt: str) -> Path:
-    records = [r for r in store.records(run_ids) if r.get("status") == "ok"]
-    failed = [r for r in store.records(run_ids) if r.get("status") != "ok"]
+def _load(store: Store, run_ids: list[str], warnings: list[str]) -> list[dict]:
+    """Stored records; one that cannot be reported is skipped with a warning."""
+    records = []
+    for text, run_id, cell, serial in store.rows(run_ids):
+        where = f"record {cell} on {serial} (run {run_id}) skipped"
+        try:
+            record = json.loads(text)
+        except ValueError as e:
+            warnings.append(f"{where}: not JSON ({e})")
+            continue
+        if not isinstance(record, dict):
+            warnings.append(f"{where}: not a JSON object")
+            continue
+        record.update(run_id=run_id, cell=cell, serial=serial)
+        if record.get("status") == "ok":
+            problem = _unreportable(record)
+            if problem:
+                warnings.append(f"{where}: {problem}")
+                continue
+        records.append(record)
+    return records
+
+
+def _unreportable(r: dict) -> str | None:
+    """Why an ok record cannot be tabulated and plotted, or None."""
+    result = r.get("result")
+    if not isinstance(result, dict):
+        return "no result"
+    try:
+        StageTimes.model_validate(result.get("times"))
+        for point in result.get("sustained") or []:
+            SustainedPoint.model_validate(point)
+    except ValidationError as e:
+        return validation_summary(e)
+    if not isinstance(r.get("p50_ms"), (int, float)):
+        return "no p50_ms"
+    missing = [k for k in ("model_id", "backend", "precision", "delegate") if k not in r]
+    return f"missing {', '.join(missing)}" if missing else None
+
+
+def write_report(store: Store, run_ids: list[str], out: Path, fmt: str,
+                 warnings: list[str] | None = None) -> Path:
+    """Writes the report; the records it skipped are described in `warnings`."""
+    warnings = [] if warnings is None else warnings
+    loaded = _load(store, run_ids, warnings)
+    records = [r for r in loaded if r.get("status") == "ok"]
+    failed = [r for r in loaded if r.get("status") != "ok"]
     if not records:
         raise MpkitError(f"no finished records for run(s) {', '.join(run_ids) or '(none)'} "
                          f"in {store.path}")
@@ -147,20 +205,22 @@ def write_report(store: Store, run_ids: list[str], out: Path, fmt: str) -> Path:
              "pipeline on the same sample.")
     rows = [[_device(r)] + [_fmt(_get(r, key), key) for _, key in COLUMNS[1:]] for r in records]
     if fmt == "md":
-        lines = [f"# {title}", "", f"**{note}**", "",
+        lines = [f"# {_md(title)}", "", f"**{note}**", "",
                  "| " + " | ".join(h for h, _ in COLUMNS) + " |",
                  "|" + "---|" * len(COLUMNS)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
         lines += [""] + [f"## {t}\n\n![{t}]({p})\n" for t, p in plots]
         if failed:
-            lines += ["## Failed cells", ""] + [f"- {r['cell']} on {r['serial']}: {r.get('error')}"
-                                                 for r in failed]
+            lines += ["## Failed cells", ""] + [
+                f"- {_md(r['cell'])} on {_md(r['serial'])}: {_md(str(r.get('error')))}"
+                for r in failed]
         text = "\n".join(lines) + "\n"
     else:
         head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in COLUMNS)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                        for row in rows)
-        figures = "".join(f"<h2>{html.escape(t)}</h2><img src='{html.escape(p)}' alt='{t}'>"
+        figures = "".join(f"<h2>{html.escape(t)}</h2><img src='{html.escape(p)}' "
+                          f"alt='{html.escape(t)}'>"
                           for t, p in plots)
         fails = "".join(f"<li>{html.escape(r['cell'])} on {html.escape(r['serial'])}: "
                         f"{html.escape(str(r.get('error')))}</li>" for r in failed)
