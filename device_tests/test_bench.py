@@ -156,7 +156,7 @@ def test_link_dropped_mid_push_then_redeploy_completes(app, bundle, fleet):
     remote = f"/data/local/tmp/mpkit/bundles/{bundle.name}-midpush"
     vdev.faults.drop_link_after_bytes = 200_000  # inside the first large file
     try:
-        with pytest.raises(LinkLost, match="link lost pushing"):
+        with pytest.raises(LinkLost, match="link lost during push of"):
             device_lib.connect(app.serial, addr).push(bundle / "dense_motion.tflite",
                                                       f"{remote}/dense_motion.tflite")
     finally:

@@ -37,3 +37,7 @@ class StorageFull(DeviceError):
 
 class LinkLost(DeviceError):
     """The connection to the device dropped mid-operation."""
+
+
+class OutputTooLarge(DeviceError):
+    """The device returned more data than the caller accepts."""
