@@ -36,23 +36,42 @@ def test_tflite_check_lists_every_op_per_target_and_each_warp_call(run_cli):
     assert code == 0
     report = json.loads(out)
     assert report["targets"] == ["cpu", "gpu", "nnapi"]
+    assert set(report["predicted"]) == {"cpu", "nnapi"}  # the GPU column is not predicted
+    assert report["gpu_problem"] is None
+    verdicts = {v["model"]: v for v in report["gpu_accelerator"]}
+    assert set(verdicts) == {"keypoints", "dense_motion", "synthesis", "multiview"}
+    assert verdicts["keypoints"]["fully_accelerated"]
     ops = {(r["component"], r["op"]): r for r in report["ops"]}
-    conv = ops[("synthesis", "CONV_2D")]
-    assert conv["where"] == {"cpu": {"xnnpack": conv["count"]}, "gpu": {"gpu": conv["count"]},
+    conv = ops[("keypoints", "CONV_2D")]
+    assert conv["where"] == {"cpu": {"xnnpack": conv["count"]}, "gpu": {"accepted": conv["count"]},
                              "nnapi": {"nnapi (API 27+)": conv["count"]}}
-    lookup = ops[("synthesis", "EMBEDDING_LOOKUP")]
-    assert lookup["where"]["gpu"] == {"cpu fallback": 1}
-    assert "no GPU parser for EMBEDDING_LOOKUP" in lookup["reasons"]["gpu"]
+    for component, verdict in verdicts.items():
+        rows = [r for (c, _), r in ops.items() if c == component]
+        if verdict["crash"]:  # every op of a crashed component says so
+            assert all(r["where"]["gpu"] == {"crashed": r["count"]} for r in rows)
+            assert verdict["crash_op"]
+        rejected = {r["op"] for r in verdict["rejected"] or []}
+        for r in rows:
+            if r["op"] in rejected:
+                assert r["where"]["gpu"].get("rejected") and r["reasons"]["gpu"]
     assert not any(op == "GATHER_ND" for _, op in ops)  # the embed warp, not the decomposition
     warps = {w["component"]: w for w in report["warps"]}
     assert set(warps) == {"dense_motion", "synthesis", "multiview"}
     synthesis = warps["synthesis"]
     assert (synthesis["impl"], synthesis["rank"], synthesis["grid_shape"]) == (
         "embed", 4, [1, 256, 256, 2])
-    assert synthesis["ops"]["EMBEDDING_LOOKUP"] == 1
     assert synthesis["where"]["nnapi"] == "nnapi"
-    assert synthesis["where"]["gpu"] == "cpu fallback: no GPU parser for EMBEDDING_LOOKUP"
-    assert "EMBEDDING_LOOKUP" in synthesis["fix"]["gpu"]
+    assert synthesis["where"]["gpu"]
+
+
+def test_tflite_check_without_the_software_gpu_says_the_gpu_was_not_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPKIT_CACHE_DIR", str(tmp_path))  # no driver in this cache
+    from mpkit.export.check import render_table
+
+    report = check("mp-tiny", "tflite")
+    assert report.accelerators == [] and "mpkit gpu setup" in report.gpu_problem
+    assert all("gpu" not in r.where for r in report.ops)  # no column is made up
+    assert "gpu: not run: " in render_table(report)
 
 
 def test_check_of_a_backend_without_its_sdk_is_a_clear_error(monkeypatch, run_cli):

@@ -6,20 +6,24 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from mpkit.export import validate
+from mpkit.gpu import accelerator, software
 from mpkit.export.backends import get_backend
-from mpkit.export.placement import OpPlacement, WarpSite
+from mpkit.export.placement import OpPlacement, WarpSite, gpu_placement
 from mpkit.export.recipes import load_calibration, load_recipe
 from mpkit.models import zoo
 from mpkit.models.portrait import Component, PortraitModel
 
 TARGETS = {"executorch-xnnpack": ["xnnpack"], "executorch-vulkan": ["vulkan"],
            "executorch-qnn": ["qnn"], "tflite": ["cpu", "gpu", "nnapi"]}
+# Columns read from op lists and constraints, not from running the delegate.
+PREDICTED = {"tflite": {"cpu": "predicted from XNNPACK's op list, not run",
+                        "nnapi": "predicted from NNAPI's op list, not run"}}
 
 
 @dataclass
@@ -30,11 +34,14 @@ class PlacementReport:
     targets: list[str]
     ops: list[OpPlacement]
     warps: list[WarpSite]
+    accelerators: list[dict] = field(default_factory=list)  # the real GPU accelerator's verdicts
+    gpu_problem: str | None = None  # why the real GPU accelerator was not asked
 
     def as_dict(self) -> dict:
         return {
             "model_id": self.model_id, "backend": self.backend, "recipe": self.recipe,
-            "targets": self.targets,
+            "targets": self.targets, "predicted": PREDICTED.get(self.backend, {}),
+            "gpu_accelerator": self.accelerators, "gpu_problem": self.gpu_problem,
             "ops": [{"component": r.component, "op": r.op, "count": r.count,
                      "where": {t: dict(c) for t, c in r.where.items()},
                      "reasons": {t: sorted(v) for t, v in r.reasons.items() if v}}
@@ -80,7 +87,8 @@ def check(model_id: str, backend_name: str, recipe_name: str = "fp32",
     if recipe.quantize:
         progress("recording calibration inputs on the calibration faces")
         calls = validate.reference(model, load_calibration("faces")).calls
-    ops, warps = [], []
+    ops, warps, verdicts = [], [], []
+    gpu = software.status() if backend.name == "tflite" else None
     with tempfile.TemporaryDirectory(prefix="mpkit-check-") as workdir:
         for name, component in model.components().items():
             progress(f"lowering {name} for {backend.name} ({recipe.name})")
@@ -88,10 +96,25 @@ def check(model_id: str, backend_name: str, recipe_name: str = "fp32",
             example = calls[name][0][0] if calls else component.example_inputs(
                 torch.Generator().manual_seed(0))
             sites = warp_sites(model, component, example)
-            ops += backend.check(component, example, recipe.for_component(name), calibration,
+            rows = backend.check(component, example, recipe.for_component(name), calibration,
                                  Path(workdir), sites)
+            if gpu is not None and gpu.ready:
+                progress(f"compiling {name} with LiteRT's GPU accelerator (software Vulkan)")
+                verdict = accelerator.place(Path(workdir) / f"{name}{backend.suffix}", name)
+                gpu_placement(rows, sites, verdict)
+                verdicts.append(verdict.as_dict())
+            ops += rows
             warps += sites
-    return PlacementReport(model_id, backend.name, recipe.name, TARGETS[backend.name], ops, warps)
+    return PlacementReport(model_id, backend.name, recipe.name, TARGETS[backend.name], ops, warps,
+                           verdicts, gpu.problem if gpu is not None else None)
+
+
+def _verdict_line(v: dict) -> str:
+    if v["crash"]:
+        return f"  {v['model']}: {v['crash']}" + (f", first crashing op {v['crash_op']}"
+                                                 if v["crash_op"] else "")
+    state = "fully accelerated" if v["fully_accelerated"] else "NOT fully accelerated"
+    return f"  {v['model']}: {state}, {v['gpu_ops']} ops on the GPU, {v['cpu_ops']} on the CPU"
 
 
 def _cell(where) -> str:
@@ -106,7 +129,14 @@ def render_table(report: PlacementReport) -> str:
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     out = [f"{report.model_id} · {report.backend} · recipe {report.recipe}: where each op runs",
-           line(head), *map(line, rows), "", "warp call sites:"]
+           line(head), *map(line, rows), ""]
+    predicted = PREDICTED.get(report.backend, {})
+    out += [f"{t}: {why}" for t, why in predicted.items()]
+    if report.backend == "tflite":
+        out += ["gpu: LiteRT's GPU accelerator, compiled for real on this host's software Vulkan "
+                "device" if not report.gpu_problem else f"gpu: not run: {report.gpu_problem}"]
+        out += [_verdict_line(v) for v in report.accelerators]
+    out += ["", "warp call sites:"]
     for w in report.warps:
         out.append(f"- {w.component}: {w.impl}, {w.mode}, padding={w.padding_mode}, "
                    f"align_corners={w.align_corners}, rank {w.rank}, image {list(w.image_shape)} "

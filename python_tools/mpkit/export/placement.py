@@ -1,10 +1,10 @@
 """Where every op of a lowered component will run, per runtime path.
 
 ExecuTorch: read from the lowered program itself (ops inside a delegate's subgraph vs ops left to
-the portable CPU kernels). TFLite: every op of the converted file checked against the op lists in
-`delegate_ops.yaml` (read from the delegates' source) plus the constraints below, which the GPU
-delegate and NNAPI check in code. The TFLite GPU analyzer is not used: it calls anything
-compatible. Ops are attributed to the warp by the module path the exporters keep in node
+the portable CPU kernels). TFLite: the GPU column is the verdict of LiteRT's real GPU accelerator
+(`mpkit.gpu.accelerator`); the CPU (XNNPACK) and NNAPI columns are predicted from the op lists in
+`delegate_ops.yaml` (read from the delegates' source) plus constraints NNAPI checks in code, not
+run. The TFLite GPU analyzer is not used: it calls anything compatible. Ops are attributed to the warp by the module path the exporters keep in node
 metadata (ExecuTorch) and tensor names (TFLite).
 """
 
@@ -136,31 +136,6 @@ def _read_tflite(path: Path) -> list[_Op]:
             for op in ops if op["op_name"] != "DELEGATE"]
 
 
-_FLOAT = {"float32", "float16"}
-_QUANT = {"int8", "uint8"}  # the GPU delegate runs quantized models by default (ENABLE_QUANT)
-_GPU_EXTRA_TYPES = {"CAST": {"int32", "bool_"}, "GATHER": {"int32"}, "ONE_HOT": {"int32"},
-                    "SELECT": {"bool_"}, "SELECT_V2": {"bool_"}, "LOGICAL_AND": {"bool_"},
-                    **{op: {"bool_"} for op in ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL",
-                                                "GREATER", "GREATER_EQUAL")}}
-
-
-def gpu_verdict(op: _Op) -> str | None:
-    """None when the classic GPU delegate takes the op, else why not."""
-    if op.name not in delegate_ops()["gpu"]:
-        return f"no GPU parser for {op.name}"
-    allowed = _FLOAT | _QUANT | _GPU_EXTRA_TYPES.get(op.name, set())
-    for t in (*op.inputs, *op.outputs):
-        if t.constant:
-            continue
-        if t.dtype not in allowed:
-            return f"{op.name} on a {t.dtype} tensor"
-        if t.rank > 4:
-            return f"{op.name} on a {t.rank}-D tensor (the delegate is BHWC)"
-    if op.name == "GATHER" and (len(op.inputs) < 2 or op.inputs[1].rank != 1):
-        return "GATHER needs 1-D int32 indices"
-    return None
-
-
 def nnapi_verdict(op: _Op) -> tuple[str, str | None]:
     """(placement, reason when not NNAPI)."""
     level = delegate_ops()["nnapi"].get(op.name)
@@ -178,7 +153,8 @@ def xnnpack_verdict(op: _Op) -> str | None:
 
 
 def tflite_ops(component: str, path: Path) -> tuple[list[OpPlacement], list[_Op]]:
-    """Op placements for the CPU (XNNPACK), GPU and NNAPI paths, and the warp's ops."""
+    """Op placements for the CPU (XNNPACK) and NNAPI paths, predicted from op lists, and the
+    warp's ops. The GPU column comes from the real accelerator (`gpu_placement`)."""
     rows: dict[str, OpPlacement] = {}
     warp_ops = []
     for op in _read_tflite(path):
@@ -186,8 +162,6 @@ def tflite_ops(component: str, path: Path) -> tuple[list[OpPlacement], list[_Op]
         row.count += 1
         reason = xnnpack_verdict(op)
         row.add("cpu", "xnnpack" if reason is None else "cpu kernel", reason)
-        reason = gpu_verdict(op)
-        row.add("gpu", "gpu" if reason is None else CPU_FALLBACK, reason)
         row.add("nnapi", *nnapi_verdict(op))
         if op.in_warp:
             warp_ops.append(op)
@@ -196,8 +170,6 @@ def tflite_ops(component: str, path: Path) -> tuple[list[OpPlacement], list[_Op]
 
 def tflite_warp_placement(site: WarpSite, ops: list[_Op]) -> None:
     site.ops = Counter(op.name for op in ops)
-    gpu_blockers = sorted({r for op in ops if (r := gpu_verdict(op))})
-    site.where["gpu"] = "gpu" if not gpu_blockers else f"{CPU_FALLBACK}: {'; '.join(gpu_blockers)}"
     nnapi_blockers = sorted({r for op in ops if (r := nnapi_verdict(op)[1])})
     site.where["nnapi"] = ("nnapi" if not nnapi_blockers
                            else f"{CPU_FALLBACK}: {'; '.join(nnapi_blockers)}")
@@ -206,10 +178,40 @@ def tflite_warp_placement(site: WarpSite, ops: list[_Op]) -> None:
     if site.impl == "grid_sample":
         fix = (f"the converter decomposes grid_sample into {sum(site.ops.values())} ops "
                "(GATHER_ND, 5-D BROADCAST_TO): export with warp=embed")
-        for target in ("cpu", "gpu", "nnapi"):
+        for target in ("cpu", "nnapi"):
             site.fix[target] = fix
-    elif gpu_blockers:
-        site.fix["gpu"] = ("the classic GPU delegate has no EMBEDDING_LOOKUP, so the warp runs "
-                           "on the CPU between GPU partitions; LiteRT's GPU accelerator accepts "
-                           "EMBEDDING_LOOKUP with 1-D ids (tools/versioning/gpu_compatibility.cc): "
-                           "measure both on the device")
+
+
+def gpu_placement(rows: list[OpPlacement], sites: list[WarpSite], verdict) -> None:
+    """Fills the GPU column of one component's rows and warp sites from the real accelerator's
+    verdict (`mpkit.gpu.accelerator.GpuVerdict`), in its own words."""
+    if verdict.crash:
+        where = verdict.crash + (f"; first crashing op: {verdict.crash_op}"
+                                 if verdict.crash_op else "")
+        for row in rows:
+            row.where["gpu"] = Counter({"crashed": row.count})
+        for site in sites:
+            site.where["gpu"] = where
+            if verdict.crash_op and verdict.crash_op.split()[0] in site.ops:
+                site.fix["gpu"] = (f"the warp's {verdict.crash_op.split()[0]} crashes the GPU "
+                                   "accelerator: use a warp form it runs (GATHER on 4-D tensors)")
+        return
+    rejected = defaultdict(list)
+    for r in verdict.rejected:
+        rejected[r.op].append(r)
+    for row in rows:
+        reasons = rejected.get(row.op, [])
+        located = {r.location for r in reasons if r.location}
+        # The delegate names each rejected op by location, or the whole op type at once.
+        n = row.count if any(r.location is None for r in reasons) else min(len(located), row.count)
+        row.where["gpu"] = Counter({k: v for k, v in (("accepted", row.count - n),
+                                                      ("rejected", n)) if v})
+        for r in reasons:
+            row.reasons["gpu"].add(r.reason)
+    for site in sites:
+        # A rejection belongs to the warp when its location is inside the warp module, or when
+        # the delegate rejected the warp's op type as a whole.
+        blockers = sorted({f"{r.op}: {r.reason}" for op in site.ops for r in rejected.get(op, [])
+                           if r.location is None or "warp.Warp" in r.location})
+        site.where["gpu"] = ("rejected: " + "; ".join(blockers) if blockers
+                             else "gpu" if verdict.fully_accelerated else "accepted")

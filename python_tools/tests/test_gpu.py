@@ -1,0 +1,95 @@
+"""LiteRT's real GPU accelerator on the software Vulkan device: setup state, placement verdicts
+in the delegate's own words, crash isolation with bisection, and numerics against the CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mpkit.errors import DependencyError
+from mpkit.gpu import accelerator, software
+
+
+@pytest.fixture(scope="module")
+def tflite_component(tmp_path_factory):
+    """Real mp-tiny components (shipped weights) converted to TFLite, by name."""
+    from mpkit.export.backends import get_backend
+    from mpkit.export.recipes import load_recipe
+    from mpkit.models import zoo
+
+    model = zoo.build("mp-tiny", zoo.default_checkpoint("mp-tiny"))
+    backend = get_backend("tflite")
+    model.warp.impl = backend.warp
+    out = tmp_path_factory.mktemp("gpu")
+    recipe = load_recipe("fp32")
+    paths = {}
+    for name in ("keypoints", "dense_motion"):
+        component = model.components()[name]
+        example = component.example_inputs(torch.Generator().manual_seed(0))
+        paths[name] = (out / f"{name}.tflite", example)
+        backend.lower(component, example, recipe, [], paths[name][0])
+    return paths
+
+
+@pytest.fixture()
+def no_driver(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPKIT_CACHE_DIR", str(tmp_path))
+
+
+def test_without_the_driver_the_gpu_path_names_what_is_missing(no_driver, tflite_component):
+    state = software.status()
+    assert not state.ready and state.driver is None
+    assert "mpkit gpu setup" in state.problem
+    with pytest.raises(DependencyError, match="the GPU path needs a Vulkan device"):
+        accelerator.place(tflite_component["keypoints"][0])
+
+
+def test_the_driver_is_set_up_and_records_its_package_version():
+    state = software.require()
+    assert Path(state.driver).is_file() and state.loader
+    assert state.package_version and state.package_version[0].isdigit()
+    env = software.child_env({})
+    assert Path(env["VK_ICD_FILENAMES"]).is_file()
+    assert "VK_ICD_FILENAMES" not in __import__("os").environ  # only for mpkit's children
+
+
+def test_keypoints_run_fully_on_the_gpu_and_match_the_cpu(tflite_component):
+    path, example = tflite_component["keypoints"]
+    verdict = accelerator.place(path)
+    assert verdict.fully_accelerated and verdict.gpu_ops == verdict.ops and not verdict.rejected
+    inputs = [x.numpy() for x in example]
+    cpu = accelerator.run(path, inputs, "cpu")
+    for fp32 in (False, True):
+        gpu = accelerator.run(path, inputs, "gpu", fp32=fp32)
+        assert len(gpu) == len(cpu) == 2
+        for g, c in zip(gpu, cpu):
+            assert g.shape == c.shape
+            assert 10 * np.log10((c ** 2).sum() / max(((g - c) ** 2).sum(), 1e-30)) > 60
+
+
+def test_rejected_ops_come_with_the_delegates_own_reasons(tflite_component):
+    verdict = accelerator.place(tflite_component["dense_motion"][0])
+    if verdict.fully_accelerated:
+        pytest.fail("dense_motion is fully accelerated now: update this test to the new graph")
+    assert verdict.gpu_ops + verdict.cpu_ops == verdict.ops and verdict.cpu_ops > 0
+    assert verdict.rejected and all(r.op.isupper() and r.reason for r in verdict.rejected)
+
+
+def test_a_crash_in_the_accelerator_is_reported_with_the_op_that_causes_it(tmp_path):
+    """EMBEDDING_LOOKUP crashes LiteRT 2.3's GPU accelerator (research/gpu-host.md); the crash
+    stays in the child process and bisection names the op."""
+    import litert_torch
+
+    class Lookup(torch.nn.Module):
+        def forward(self, table, ids):
+            return torch.nn.functional.embedding(ids, table) * 2.0 + 1.0
+
+    example = (torch.rand(64, 3), torch.randint(0, 64, (256,)))
+    litert_torch.convert(Lookup().eval(), example).export(str(tmp_path / "lookup.tflite"))
+    verdict = accelerator.place(tmp_path / "lookup.tflite")
+    assert verdict.crash and "crashed on lookup" in verdict.crash
+    assert verdict.crash_op.startswith("EMBEDDING_LOOKUP")
+    assert verdict.fully_accelerated is None
