@@ -22,7 +22,13 @@ class Backend:
     suffix: str
     warp: str  # the Warp implementation this backend's delegates accept best
     precisions: tuple[str, ...]
-    host_runnable = True
+    # The delegates this host really runs this backend's artifacts with (first = default);
+    # empty when no host runtime exists for them.
+    host_delegates: tuple[str, ...] = ()
+
+    @property
+    def host_runnable(self) -> bool:
+        return bool(self.host_delegates)
 
     def check_available(self) -> None:
         """Raises MpkitError naming what is missing (an SDK, a variable)."""
@@ -43,6 +49,21 @@ class Backend:
         suggested fix of its warp call sites."""
         raise NotImplementedError
 
-    def host_runner(self, path: Path) -> HostRunner:
-        raise MpkitError(f"{self.name} artifacts cannot run on this host (no such runtime "
-                         "here); validate them on a device")
+    def host_delegate(self, delegate: str | None) -> str:
+        """The host delegate to run with (`None` = the default); refuses one this host cannot
+        really run, so a figure is never labelled with a delegate that did not run."""
+        if not self.host_delegates:
+            raise MpkitError(f"{self.name} artifacts cannot run on this host (no such runtime "
+                             "here); validate them on a device")
+        if delegate is None:
+            return self.host_delegates[0]
+        if delegate not in self.host_delegates:
+            raise MpkitError(f"backend {self.name} cannot run delegate {delegate!r} on this "
+                             f"host; it supports: {', '.join(self.host_delegates)}")
+        return delegate
+
+    def host_runner(self, path: Path, threads: int = 2, delegate: str | None = None
+                    ) -> HostRunner:
+        """Runs the artifact at `path` here with `delegate` and `threads` worker threads."""
+        self.host_delegate(delegate)
+        raise NotImplementedError

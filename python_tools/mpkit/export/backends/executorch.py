@@ -44,6 +44,17 @@ def quantize_pt2e(component: Component, example, recipe: Recipe,
     return torch.export.export(convert_pt2e(graph), example, strict=True)
 
 
+def set_threadpool(threads: int) -> None:
+    """ExecuTorch's CPU threadpool (XNNPACK and the portable kernels) is one per process: resize
+    it and check that it took."""
+    from executorch.extension.pybindings import portable_lib
+
+    if portable_lib._threadpool_get_thread_count() != threads:
+        portable_lib._unsafe_reset_threadpool(threads)
+    if (got := portable_lib._threadpool_get_thread_count()) != threads:
+        raise MpkitError(f"ExecuTorch's threadpool has {got} threads, {threads} were asked")
+
+
 class _ExecuTorchBackend(Backend):
     runtime, suffix, warp = "executorch", ".pte", "grid_sample"
     target = ""  # the delegate's short name in reports
@@ -87,9 +98,12 @@ class _ExecuTorchBackend(Backend):
         with atomic_output(path) as tmp:
             tmp.write_bytes(edge.to_executorch().buffer)
 
-    def host_runner(self, path: Path) -> HostRunner:
+    def host_runner(self, path: Path, threads: int = 2, delegate: str | None = None
+                    ) -> HostRunner:
         from executorch.runtime import Runtime
 
+        self.host_delegate(delegate)
+        set_threadpool(threads)
         method = Runtime.get().load_program(str(path)).load_method("forward")
 
         def run(*inputs: np.ndarray) -> list[np.ndarray]:
@@ -102,6 +116,7 @@ class _ExecuTorchBackend(Backend):
 class XnnpackBackend(_ExecuTorchBackend):
     name, target = "executorch-xnnpack", "xnnpack"
     precisions = ("fp32", "int8", "mixed")
+    host_delegates = ("xnnpack",)
 
     def warp_fix(self, site: WarpSite) -> str:
         return ("XNNPACK has no grid sampler, so the warp runs on the portable CPU kernel between "
@@ -116,7 +131,6 @@ class XnnpackBackend(_ExecuTorchBackend):
 class VulkanBackend(_ExecuTorchBackend):
     name, target = "executorch-vulkan", "vulkan"
     precisions = ("fp32", "fp16")
-    host_runnable = False
 
     def warp_fix(self, site: WarpSite) -> str:
         if (site.padding_mode, site.align_corners) != ("border", True):
@@ -131,7 +145,8 @@ class VulkanBackend(_ExecuTorchBackend):
 
         return [VulkanPartitioner({"force_fp16": recipe.precision == "fp16"})]
 
-    def host_runner(self, path: Path) -> HostRunner:
+    def host_runner(self, path: Path, threads: int = 2, delegate: str | None = None
+                    ) -> HostRunner:
         raise MpkitError("executorch-vulkan artifacts cannot run on this host: the ExecuTorch "
                          "host runtime has no Vulkan backend; validate them on a device")
 
@@ -139,7 +154,6 @@ class VulkanBackend(_ExecuTorchBackend):
 class QnnBackend(_ExecuTorchBackend):
     name, target = "executorch-qnn", "qnn"
     precisions = ("fp32",)
-    host_runnable = False
 
     def check_available(self) -> None:
         root = os.environ.get("QNN_SDK_ROOT")

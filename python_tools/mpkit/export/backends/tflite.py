@@ -80,6 +80,7 @@ class TfliteBackend(Backend):
     name, runtime, suffix = "tflite", "litert", ".tflite"
     warp = "embed"  # the converter's grid_sample decomposition is slow and not GPU-delegable
     precisions = ("fp32", "fp16", "mixed")
+    host_delegates = ("cpu",)  # LiteRT's CPU path (XNNPACK kernels); no GPU delegate here
 
     def check_precision(self, recipe: Recipe) -> None:
         super().check_precision(recipe)
@@ -111,9 +112,11 @@ class TfliteBackend(Backend):
             tflite_warp_placement(site, warp_ops)
         return rows
 
-    def host_runner(self, path: Path, threads: int = 2) -> HostRunner:
+    def host_runner(self, path: Path, threads: int = 2, delegate: str | None = None
+                    ) -> HostRunner:
         from ai_edge_litert.interpreter import Interpreter
 
+        self.host_delegate(delegate)
         interpreter = Interpreter(model_path=str(path), num_threads=threads)
         runner = interpreter.get_signature_runner()
         outputs = interpreter.get_signature_list()["serving_default"]["outputs"]
