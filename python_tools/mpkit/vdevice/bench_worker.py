@@ -1,6 +1,7 @@
 """What the app's BenchmarkActivity does, done by the virtual device with the host runtimes:
 load a bundle, run the source stage once and the frame stage per driving frame, time every
-component, and write the protocol's result JSON. Every figure is host-measured."""
+component, and write the protocol's result JSON. Every figure is host-measured, and the result
+names the delegate, threads and driving that really ran; what this host cannot run is refused."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 
 from mpkit.bench.protocol import PROTOCOL_VERSION, BenchRequest
+from mpkit.errors import MpkitError
 from mpkit.media.files import atomic_output
 
 MEASURED_ON = "host (virtual device)"
@@ -26,6 +28,16 @@ def _timed(run, log: list[float]):
         return out
 
     return call
+
+
+def driving_clip(mode: str, helpers: dict[str, Path]) -> Path:
+    """The driving input for `mode`: "video" is the bundle's sample clip."""
+    if mode == "video":
+        return helpers["sample_driving"]
+    if mode == "audio":
+        raise MpkitError("driving 'audio' is not supported yet: no audio component in this bundle")
+    raise MpkitError(f"driving {mode!r} is not supported by the virtual device (no synthetic "
+                     "driving source is defined); use driving 'video'")
 
 
 def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
@@ -42,14 +54,17 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
     start = time.perf_counter()
     manifest = verify(bundle)
     backend = get_backend(manifest.backend)
+    delegate = backend.host_delegate(request.delegate)
+    helpers = {h.role: bundle / h.file for h in manifest.helpers}
+    clip = driving_clip(request.driving, helpers)
     component_ms: dict[str, list[float]] = {c.name: [] for c in manifest.components}
-    runners = {c.name: _timed(validate.as_component(backend.host_runner(bundle / c.file)),
-                              component_ms[c.name]) for c in manifest.components}
+    runners = {c.name: _timed(validate.as_component(backend.host_runner(
+        bundle / c.file, threads=request.threads, delegate=delegate)), component_ms[c.name])
+        for c in manifest.components}
     model = zoo.build(manifest.model_id)
     animator = Animator(model, runners=runners)
     load_ms = (time.perf_counter() - start) * 1e3
-    helpers = {h.role: bundle / h.file for h in manifest.helpers}
-    driving = list(read_frames(helpers["sample_driving"]))
+    driving = list(read_frames(clip))
     start = time.perf_counter()
     avatar = animator.prepare_source(read_image(helpers["sample_source"]))
     drive = animator.prepare_driving(avatar, driving[0], evenly(driving, model.cfg.views))
@@ -95,7 +110,8 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
     return {"times": {"load_ms": load_ms, "source_stage_ms": source_ms, "frame_ms": frame_ms,
                       "component_ms": {**component_ms, "face_mesh": mesh_ms}},
             "pss_mb": None if pss is None else pss / 1024, "sustained": sustained,
-            "captured_frames": captured, "runtime": manifest.runtime}
+            "captured_frames": captured, "runtime": manifest.runtime, "delegate": delegate,
+            "threads": request.threads, "driving": request.driving}
 
 
 def main() -> None:
@@ -106,11 +122,15 @@ def main() -> None:
     args = p.parse_args()
     request = BenchRequest(**json.loads(args.request))
     base = {"protocol_version": PROTOCOL_VERSION, "run_id": request.run_id,
-            "measured_on": MEASURED_ON, "delegate": request.delegate}
+            "measured_on": MEASURED_ON}
     try:
         body = {"status": "ok", **run(request, args.bundle, args.results)}
     except Exception as e:  # the app reports every failure in its result file
-        body = {"status": "error", "error": f"{type(e).__name__}: {e}", "runtime": "unknown"}
+        # Nothing ran: the record names what was attempted, and why it failed.
+        error = str(e) if isinstance(e, MpkitError) else f"{type(e).__name__}: {e}"
+        body = {"status": "error", "error": error, "runtime": "unknown",
+                "delegate": request.delegate, "threads": request.threads,
+                "driving": request.driving}
         (args.results / f"{request.run_id}.trace").write_text(traceback.format_exc())
     with atomic_output(args.results / f"{request.run_id}.json") as tmp:
         tmp.write_text(json.dumps({**base, **body}))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from mpkit.errors import DeviceError
 from mpkit.media.assets import cache_dir
+from mpkit.vdevice.process import is_ours, kill_group, module_command
 
 
 def state_file() -> Path:
@@ -35,13 +36,17 @@ def bundled_adb() -> str:
 
 
 def status() -> dict | None:
+    """The running daemon's state, or None. A state file whose PID is gone or now belongs to
+    another process (same PID, other command line or start time) is stale and removed."""
     path = state_file()
     if not path.is_file():
         return None
-    state = json.loads(path.read_text())
     try:
-        os.kill(state["pid"], 0)
-    except ProcessLookupError:
+        state = json.loads(path.read_text())
+        alive = is_ours(state["pid"], state.get("start_time"), state["token"])
+    except (ValueError, KeyError, TypeError):
+        alive = False
+    if not alive:
         path.unlink(missing_ok=True)
         return None
     return state
@@ -53,23 +58,28 @@ def start(count: int, adb: str | None = None, timeout_s: float = 30) -> dict:
                           "`mpkit vdevice stop` first")
     path = state_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(path.with_name("daemon.log"), "w")
-    proc = subprocess.Popen([sys.executable, "-m", "mpkit.vdevice.daemon", "--count", str(count),
-                             "--adb", adb or bundled_adb(), "--state", str(path)],
-                            stdout=log, stderr=log, start_new_session=True)
+    log_path = path.with_name("daemon.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            module_command("mpkit.vdevice.daemon", "--count", str(count), "--adb",
+                           adb or bundled_adb(), "--state", str(path),
+                           "--token", secrets.token_hex(8)),
+            stdout=log, stderr=log, cwd=path.parent, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if (state := status()) is not None:
             return state
         if proc.poll() is not None:
-            raise DeviceError(f"virtual devices failed to start: see {path.with_name('daemon.log')}")
+            raise DeviceError(f"virtual devices failed to start: see {log_path}")
         time.sleep(0.1)
-    proc.kill()
-    raise DeviceError("virtual devices did not come up within "
-                      f"{timeout_s:.0f} s: see {path.with_name('daemon.log')}")
+    kill_group(proc.pid)
+    raise DeviceError(f"virtual devices did not come up within {timeout_s:.0f} s: see {log_path}")
 
 
 def stop(timeout_s: float = 20) -> bool:
+    """Stops the daemon we started (never another process that reuses its PID): it ends the
+    benchmark workers, its adb server and its temp folder; if it hangs, its whole process group
+    is killed and the folder removed here."""
     state = status()
     if state is None:
         return False
@@ -77,4 +87,8 @@ def stop(timeout_s: float = 20) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and status() is not None:
         time.sleep(0.1)
+    if status() is not None:
+        kill_group(state["pid"])
+        shutil.rmtree(state["root"], ignore_errors=True)
+        state_file().unlink(missing_ok=True)
     return True

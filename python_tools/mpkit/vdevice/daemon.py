@@ -1,11 +1,13 @@
 """`mpkit vdevice start` runs this in the background: virtual devices, a private adb server on
-its own port, `adb connect` to each device; state in a JSON file; SIGTERM tears it all down."""
+its own port, `adb connect` to each device; state in a JSON file (with what identifies this very
+process); SIGTERM tears it all down: benchmark workers, the adb server, the temp folder."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +17,8 @@ import time
 from pathlib import Path
 
 from mpkit.media.files import atomic_output
+from mpkit.vdevice import auth
+from mpkit.vdevice.process import start_time
 from mpkit.vdevice.server import DeviceHost
 
 
@@ -37,6 +41,7 @@ class AdbServer:
     def __init__(self, adb: str, home: Path, port: int | None = None, listen_all: bool = False):
         self.adb, self.port = adb, port or free_port()
         self.env = adb_env(self.port, home)
+        self.key = home / ".android" / "adbkey.pub"  # adb creates it at start when missing
         flags = ["-a"] if listen_all else []
         self.proc = subprocess.Popen([adb, *flags, "-P", str(self.port), "nodaemon", "server"],
                                      env=self.env, stdout=subprocess.DEVNULL,
@@ -49,7 +54,7 @@ class AdbServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     s.sendall(b"000chost:version")
-                    if s.recv(4) == b"OKAY":
+                    if s.recv(4) == b"OKAY" and self.key.is_file():
                         return
             except OSError:
                 time.sleep(0.05)
@@ -78,10 +83,13 @@ class Fleet:
     """Devices + the adb server that sees them (used by the daemon and by test fixtures)."""
 
     def __init__(self, count: int, adb: str, root: Path | None = None):
+        self.own_root = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="mpkit-vdevice-"))
         self.host = DeviceHost(self.root)
         self.running = self.host.start(count)
         self.server = AdbServer(adb, self.root)
+        # The user accepted this computer's adb key on every virtual phone.
+        self.host.trust(auth.load_keys(self.server.key))
         for run in self.running:
             self.server.connect(run.device.serial)
 
@@ -97,6 +105,8 @@ class Fleet:
             self.server.run("disconnect", serial, timeout=10)
         self.server.stop()
         self.host.stop()
+        if self.own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def main() -> None:
@@ -104,10 +114,12 @@ def main() -> None:
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--adb", required=True)
     p.add_argument("--state", required=True, type=Path)
+    p.add_argument("--token", required=True, help="names this daemon in its command line")
     args = p.parse_args()
     fleet = Fleet(args.count, args.adb)
     with atomic_output(args.state) as tmp:
-        tmp.write_text(json.dumps({"pid": os.getpid(), "adb": args.adb,
+        tmp.write_text(json.dumps({"pid": os.getpid(), "start_time": start_time(os.getpid()),
+                                   "token": args.token, "adb": args.adb,
                                    "adb_port": fleet.server.port, "serials": fleet.serials,
                                    "root": str(fleet.root), "virtual": True}))
     done = threading.Event()

@@ -1,11 +1,11 @@
-"""A virtual Android device: its folder, properties, packages, faults, and the commands its
-shell answers. Everything a harness reads says it is virtual; host figures are labelled so."""
+"""A virtual Android device: its folder, properties, packages, trusted adb keys, faults, and the
+commands its shell answers. Everything a harness reads says it is virtual; host figures are
+labelled so, and what the host cannot know (Android version, screen) is absent or "unknown"."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import platform
 import shlex
 import shutil
@@ -14,18 +14,20 @@ from pathlib import Path, PurePosixPath
 
 from mpkit import __version__
 from mpkit.bench.protocol import APP_PACKAGE, BENCH_ACTIVITY, RESULTS_DIR, BenchRequest
+from mpkit.vdevice import auth
+from mpkit.vdevice.process import module_command
 from mpkit.vdevice.shell import Command, Result, Shell, tokenize
 from mpkit.vdevice.sync import SyncService
 from mpkit.vdevice.transport import Service, Stream
 
 FEATURES = "shell_v2,cmd,stat_v2,fixed_push_mkdir,apex,fixed_push_symlink_timestamp"
+ABIS = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64-v8a", "arm64": "arm64-v8a"}
 
 
 @dataclass
 class Faults:
     """Injected for tests: each is off by default."""
 
-    unauthorized: bool = False
     storage_limit_bytes: int | None = None  # pushes beyond this fail with ENOSPC
     drop_link_on: str | None = None  # drop the connection when a command contains this
     drop_link_after_bytes: int | None = None  # drop it mid-push, after this many bytes arrived
@@ -44,6 +46,8 @@ class VirtualDevice:
     packages: dict[str, str] = field(default_factory=lambda: {APP_PACKAGE: "built-in"})
     on_drop: list = field(default_factory=list)  # callbacks that drop the live transports
     workers: list = field(default_factory=list)  # benchmark processes started by `am start`
+    # The adb keys this device accepts (a phone's /data/misc/adb/adb_keys): none = unauthorized.
+    trusted_keys: list[auth.PublicKey] = field(default_factory=auth.user_keys)
 
     def __post_init__(self):
         for folder in ("data/local/tmp", "sdcard", f"data/data/{APP_PACKAGE}/files"):
@@ -56,10 +60,11 @@ class VirtualDevice:
             "ro.product.model": self.model, "ro.product.name": "vdev",
             "ro.product.device": "vdev", "ro.product.manufacturer": "mpkit",
             "ro.product.brand": "mpkit", "ro.serialno": self.serial,
-            "ro.product.cpu.abi": "x86_64", "ro.build.version.release": "14",
-            "ro.build.version.sdk": "34", "ro.hardware": "virtual",
-            "ro.soc.manufacturer": "host", "ro.soc.model": platform.processor() or "x86_64",
-            "ro.build.fingerprint": f"mpkit/vdev/virtual:14/MPKIT/{__version__}:user/virtual",
+            "ro.product.cpu.abi": ABIS.get(platform.machine().lower(), platform.machine()),
+            "ro.hardware": "virtual", "ro.soc.manufacturer": "host",
+            "ro.soc.model": platform.processor() or platform.machine(),
+            # No Android runs here: no ro.build.version.* props, and none in the fingerprint.
+            "ro.build.fingerprint": f"mpkit/vdev/virtual/{__version__}:user/virtual",
             "ro.kernel.qemu": "0", "ro.mpkit.virtual": "1",
         }
 
@@ -133,14 +138,23 @@ class VirtualDevice:
         async def serve(stream: Stream) -> None:
             parts = tokenize(command)
             if parts[:3] == ["cmd", "package", "install"] and "-S" in parts:
-                size = int(parts[parts.index("-S") + 1])
-                apk = await stream.read_exactly(size)
-                await stream.write(self.install(apk))
+                await stream.write(await self._install_streamed(
+                    stream, int(parts[parts.index("-S") + 1])))
                 return
             result = await self.run(command)
             await stream.write(result.out + result.err)
 
         return serve
+
+    async def _install_streamed(self, stream: Stream, size: int) -> bytes:
+        """`cmd package install -S size`: the APK is hashed as it arrives, never held whole."""
+        digest, head, left = hashlib.sha256(), b"", size
+        while left > 0:
+            block = await stream.read_exactly(min(left, 64 * 1024))
+            digest.update(block)
+            head = head or block[:2]
+            left -= len(block)
+        return self.install(head, digest.hexdigest())
 
     async def drop_link(self) -> None:
         """Drops every connection to this device and never answers again (a pulled cable)."""
@@ -185,20 +199,39 @@ class VirtualDevice:
                      " injected crash (virtual device fault)")
             return
         bundle = self.resolve(request.bundle_dir)
-        log = open(results / f"{request.run_id}.log", "w")
-        self.workers.append(subprocess.Popen(
-            [sys.executable, "-m", "mpkit.vdevice.bench_worker", "--request",
-             json.dumps(request.model_dump()), "--bundle", str(bundle), "--results", str(results)],
-            stdout=log, stderr=log))
+        if bundle is None:
+            raise ValueError(f"bundle_dir {request.bundle_dir!r} is outside the device")
+        with open(results / f"{request.run_id}.log", "w") as log:
+            self.workers.append(subprocess.Popen(
+                module_command("mpkit.vdevice.bench_worker", "--request",
+                               json.dumps(request.model_dump()), "--bundle", str(bundle),
+                               "--results", str(results)),
+                stdout=log, stderr=log, cwd=results.parent))
+
+    def app_pid(self) -> int | None:
+        """The running benchmark process (the app's process on a phone), if any."""
+        live = [w for w in self.workers if w.poll() is None]
+        return live[-1].pid if live else None
+
+    def stop_workers(self) -> int:
+        """`am force-stop`: kills the benchmark processes; returns how many were running."""
+        live = [w for w in self.workers if w.poll() is None]
+        for w in live:
+            w.kill()
+        for w in self.workers:
+            w.wait()
+        self.workers.clear()
+        return len(live)
 
     def log(self, text: str) -> None:
         with open(self.root / "logcat.txt", "a") as f:
             f.write(text + "\n")
 
-    def install(self, apk: bytes) -> bytes:
-        if not apk.startswith(b"PK"):
+    def install(self, head: bytes, sha256: str) -> bytes:
+        """Installs an APK given its first bytes and its hash (the stand-in app's identity)."""
+        if not head.startswith(b"PK"):
             return b"Failure [INSTALL_PARSE_FAILED_NOT_APK: not an APK]\n"
-        self.packages[APP_PACKAGE] = hashlib.sha256(apk).hexdigest()
+        self.packages[APP_PACKAGE] = sha256
         return b"Success\n"
 
 
@@ -287,6 +320,18 @@ class Commands:
             p.mkdir(parents=True, exist_ok=True)
         return Result()
 
+    async def cmd_cp(self, args, stdin):
+        paths = [a for a in args if not a.startswith("-")]
+        if len(paths) != 2:
+            return Result(err=b"cp: needs a source and a destination\n", rc=1)
+        src, dst = (self._path(a) for a in paths)
+        if src is None or not src.is_file():
+            return Result(err=f"cp: {paths[0]}: No such file or directory\n".encode(), rc=1)
+        if dst is None or not dst.parent.is_dir():
+            return Result(err=f"cp: {paths[1]}: No such file or directory\n".encode(), rc=1)
+        shutil.copyfile(src, dst / src.name if dst.is_dir() else dst)
+        return Result()
+
     async def cmd_rm(self, args, stdin):
         force = any(a.startswith("-") and "f" in a for a in args)
         rc, err = 0, b""
@@ -326,7 +371,8 @@ class Commands:
             p = self._path(path)
             if p is None or not p.is_file():
                 return Result(b"Failure [INSTALL_FAILED_INVALID_URI]\n", rc=1)
-            return Result(self.d.install(p.read_bytes()))
+            data = p.read_bytes()
+            return Result(self.d.install(data[:2], hashlib.sha256(data).hexdigest()))
         if args[:2] == ["list", "packages"]:
             return Result("".join(f"package:{p}\n" for p in self.d.packages).encode())
         if args[:1] == ["path"] and args[1:2] and args[1] in self.d.packages:
@@ -334,7 +380,7 @@ class Commands:
         return Result(err=b"pm: unsupported on the virtual device\n", rc=1)
 
     async def cmd_wm(self, args, stdin):
-        return Result(b"Physical size: 1080x2400\n")
+        return Result(err=b"wm: no display (virtual device: the screen is unknown)\n", rc=1)
 
     async def cmd_settings(self, args, stdin):
         return Result(b"null\n")
@@ -358,8 +404,13 @@ class Commands:
         return await shell.run(" ".join(_quote(a) for a in args[1:]), stdin)
 
     async def cmd_am(self, args, stdin):
+        if args[:1] == ["force-stop"]:
+            if args[1:2] == [APP_PACKAGE]:
+                await asyncio.to_thread(self.d.stop_workers)
+            return Result()
         if args[:1] != ["start"]:
-            return Result(err=b"am: only `am start` is available on the virtual device\n", rc=1)
+            return Result(err=b"am: only `am start` and `am force-stop` are available on the "
+                              b"virtual device\n", rc=1)
         component, extras = _intent(args[1:])
         if component != BENCH_ACTIVITY or APP_PACKAGE not in self.d.packages:
             return Result(f"Starting: Intent {{ cmp={component} }}\n".encode(),
@@ -375,7 +426,7 @@ class Commands:
     async def cmd_dumpsys(self, args, stdin):
         from mpkit.vdevice.host_state import dumpsys
 
-        return Result(dumpsys(args, os.getpid()).encode())
+        return Result(dumpsys(args, self.d.app_pid()).encode())
 
 
 def _intent(args: list[str]) -> tuple[str, dict]:

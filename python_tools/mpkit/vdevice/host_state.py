@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mpkit.bench.protocol import APP_PACKAGE
+
 
 def thermal_zones() -> list[tuple[str, float]]:
     zones = []
@@ -27,7 +29,19 @@ def pss_kb(pid: int) -> int | None:
     return None
 
 
-def dumpsys(args: list[str], pid: int) -> str:
+def _meminfo(package: str | None, app_pid: int | None) -> str:
+    """The benchmark app's process is the only one the virtual device runs: its PSS, measured."""
+    pss = pss_kb(app_pid) if app_pid is not None else None
+    if package not in (None, APP_PACKAGE) or pss is None:
+        return f"No process found for: {package}\n" if package else \
+            "Applications Memory Usage (in Kilobytes):\nTotal PSS by process:\n"
+    return (f"Applications Memory Usage (in Kilobytes):\n** MEMINFO in pid {app_pid} "
+            f"[{APP_PACKAGE}] **\n"
+            f"           TOTAL PSS: {pss}   (host-measured: virtual device)\n")
+
+
+def dumpsys(args: list[str], app_pid: int | None) -> str:
+    """`dumpsys` answers; `app_pid` is the running benchmark process, if any."""
     service = args[0] if args else ""
     if service == "thermalservice":
         zones = thermal_zones()
@@ -43,13 +57,9 @@ def dumpsys(args: list[str], pid: int) -> str:
         return ("Current Battery Service state:\n  present: false\n  level: -1\n"
                 "  temperature: -1\n  (unknown: virtual device has no battery)\n")
     if service == "meminfo":
-        pss = pss_kb(pid)
-        value = "unknown" if pss is None else str(pss)
-        return (f"Applications Memory Usage (in Kilobytes):\n** MEMINFO in pid {pid} "
-                f"[{args[1] if len(args) > 1 else 'host'}] **\n"
-                f"           TOTAL PSS: {value}   (host-measured: virtual device)\n")
+        return _meminfo(args[1] if len(args) > 1 else None, app_pid)
     if service == "SurfaceFlinger":
         return "GLES: none (virtual device: runs bundles with the host CPU runtimes)\n"
     if service == "display":
-        return "mDisplayInfos:\n  orientation=0\n"
+        return "mDisplayInfos:\n  (none: virtual device has no display)\n"
     return f"Can't find service: {service}\n"

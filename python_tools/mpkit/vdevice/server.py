@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mpkit.vdevice import auth
 from mpkit.vdevice.device import VirtualDevice
 from mpkit.vdevice.transport import Transport
 
@@ -20,10 +21,12 @@ class Running:
 
 
 class DeviceHost:
-    """Runs devices on a background event loop; `start(n)` binds 127.0.0.1:<free port> each."""
+    """Runs devices on a background event loop; `start(n)` binds 127.0.0.1:<free port> each.
+    Devices trust `trusted_keys` (default: the user's adb key) and those added by `trust`."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, trusted_keys: list[auth.PublicKey] | None = None):
         self.root = root
+        self.trusted_keys = auth.user_keys() if trusted_keys is None else trusted_keys
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -31,6 +34,12 @@ class DeviceHost:
 
     def _call(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def trust(self, keys: list[auth.PublicKey]) -> None:
+        """Adds keys to every device, running and future (an adb host the user accepted)."""
+        self.trusted_keys = [*self.trusted_keys, *keys]
+        for run in self.devices:
+            run.device.trusted_keys = [*run.device.trusted_keys, *keys]
 
     def start(self, count: int = 1, port: int = 0) -> list[Running]:
         return [self._call(self._start_one(port if count == 1 else 0)) for _ in range(count)]
@@ -41,7 +50,7 @@ class DeviceHost:
         async def accept(reader, writer):
             run = holder["running"]
             transport = Transport(reader, writer, run.device.banner(), run.device.open_service,
-                                  authorized=not run.device.faults.unauthorized)
+                                  trusted=lambda: run.device.trusted_keys)
             run.transports.add(transport)
             try:
                 await transport.run()
@@ -52,7 +61,8 @@ class DeviceHost:
 
         server = await asyncio.start_server(accept, "127.0.0.1", port)
         bound = server.sockets[0].getsockname()[1]
-        device = VirtualDevice(self.root / f"vdev-{bound}", serial=f"127.0.0.1:{bound}")
+        device = VirtualDevice(self.root / f"vdev-{bound}", serial=f"127.0.0.1:{bound}",
+                               trusted_keys=list(self.trusted_keys))
         running = Running(device, bound, server)
         holder["running"] = running
 
@@ -65,6 +75,9 @@ class DeviceHost:
         return running
 
     def stop(self) -> None:
+        for run in self.devices:
+            run.device.stop_workers()
+
         async def close():
             for run in self.devices:
                 run.server.close()

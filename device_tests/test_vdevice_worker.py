@@ -1,0 +1,106 @@
+"""The virtual device's benchmark app runs what it is asked or refuses, says what really ran,
+reports the benchmark process's measured memory, and stops on `am force-stop`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mpkit.bench.protocol import APP_PACKAGE, BenchRequest
+from mpkit.device.deploy import deploy
+from mpkit.errors import MpkitError
+from mpkit.export.backends import get_backend
+from mpkit.vdevice.host_state import pss_kb
+from mpkit.vdevice.process import module_command
+
+pytestmark = pytest.mark.virtual_only
+
+
+def _worker(bundle, tmp_path, **fields) -> dict:
+    """Runs the worker as the virtual device does and returns its result JSON."""
+    request = BenchRequest(run_id=f"r{len(os.listdir(tmp_path))}", bundle_dir="unused",
+                           **{"frames": 2, "warmup": 0, **fields})
+    subprocess.run(module_command("mpkit.vdevice.bench_worker", "--request",
+                                  json.dumps(request.model_dump()), "--bundle", str(bundle),
+                                  "--results", str(tmp_path)), check=True, timeout=600)
+    result = json.loads((tmp_path / f"{request.run_id}.json").read_text())
+    assert result["run_id"] == request.run_id
+    return result
+
+
+def test_gpu_on_a_tflite_bundle_is_refused_not_faked(bundle, tmp_path):
+    result = _worker(bundle, tmp_path, delegate="gpu")
+    assert result["status"] == "error" and "times" not in result
+    assert "'gpu'" in result["error"] and "supports: cpu" in result["error"]
+
+
+def test_what_ran_is_reported_and_threads_are_honoured(bundle, tmp_path):
+    result = _worker(bundle, tmp_path, delegate="cpu", threads=3)
+    assert result["status"] == "ok", result.get("error")
+    assert (result["delegate"], result["threads"], result["driving"], result["runtime"]) == \
+        ("cpu", 3, "video", "litert")
+    assert len(result["times"]["frame_ms"]) == 2
+
+
+@pytest.mark.parametrize("mode, message", [("audio", "no audio component in this bundle"),
+                                           ("synthetic", "use driving 'video'")])
+def test_driving_that_cannot_run_is_refused(bundle, tmp_path, mode, message):
+    result = _worker(bundle, tmp_path, driving=mode)
+    assert result["status"] == "error" and message in result["error"]
+
+
+THREADS_STARTED = """
+import os, sys
+from pathlib import Path
+import numpy as np
+from mpkit.export.backends import get_backend
+from mpkit.export.bundle import verify
+bundle, threads = Path(sys.argv[1]), int(sys.argv[2])
+entry = verify(bundle).components[0]
+before = len(os.listdir("/proc/self/task"))
+run = get_backend("tflite").host_runner(bundle / entry.file, threads=threads)
+run(*[np.zeros(io.shape, np.float32) for io in entry.inputs])
+print(len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_litert_runner_starts_the_threads_asked(bundle, threads):
+    out = subprocess.run([sys.executable, "-c", THREADS_STARTED, str(bundle), str(threads)],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    assert int(out.split()[-1]) == threads - 1  # XNNPACK's pool: the caller + threads - 1
+
+
+def test_executorch_threadpool_follows_threads():
+    from executorch.extension.pybindings import portable_lib
+
+    from mpkit.export.backends.executorch import set_threadpool
+
+    set_threadpool(3)
+    assert portable_lib._threadpool_get_thread_count() == 3
+    with pytest.raises(MpkitError, match="executorch-xnnpack cannot run delegate 'gpu'.*xnnpack"):
+        get_backend("executorch-xnnpack").host_runner(Path("never-loaded.pte"), delegate="gpu")
+    assert get_backend("executorch-vulkan").host_delegates == ()
+
+
+def test_meminfo_is_the_benchmark_process_and_force_stop_ends_it(app, vdev, bundle):
+    assert "No process found" in app.shell(["dumpsys", "meminfo", APP_PACKAGE]).out
+    assert app.pss_mb(APP_PACKAGE) is None
+    remote, _ = deploy(app, bundle)
+    request = BenchRequest(run_id="meminfo", bundle_dir=remote, frames=1, sustained_min=2)
+    app.start_activity(f"{APP_PACKAGE}/.BenchmarkActivity", request.extras())
+    pid = vdev.app_pid()
+    assert pid is not None and pid != os.getpid()
+    time.sleep(3)  # the process has loaded its runtimes
+    measured = app.pss_mb(APP_PACKAGE)
+    assert measured is not None and measured * 1024 == pytest.approx(pss_kb(pid), rel=0.2)
+    assert measured > 50  # a Python process with LiteRT and torch, not the daemon's figure
+    app.shell(["am", "force-stop", APP_PACKAGE])
+    assert vdev.app_pid() is None and not os.path.exists(f"/proc/{pid}")
+    assert app.pss_mb(APP_PACKAGE) is None
