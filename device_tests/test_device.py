@@ -156,8 +156,8 @@ def test_remote_adb_server_is_driven_the_same_way(fleet, tmp_path):
     if ip is None:
         pytest.skip("this machine has no non-loopback IPv4 address")
     remote = AdbServer(fleet.server.adb, tmp_path, listen_all=True)
-    fleet.host.trust(auth.load_keys(remote.key))  # the lab host's key, accepted on the phone
     try:
+        fleet.host.trust(auth.load_keys(remote.key))  # the lab host's key, accepted on the phone
         serial = fleet.serials[0]
         remote.connect(serial)
         result = CliRunner().invoke(cli, ["devices", "list", "--adb", f"{ip}:{remote.port}",

@@ -84,11 +84,15 @@ def stop(timeout_s: float = 20) -> bool:
     if state is None:
         return False
     os.kill(state["pid"], signal.SIGTERM)
+
+    def ours() -> bool:
+        return is_ours(state["pid"], state["start_time"], state["token"])
+
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and status() is not None:
+    while time.monotonic() < deadline and ours():
         time.sleep(0.1)
-    if status() is not None:
+    if ours():
         kill_group(state["pid"])
         shutil.rmtree(state["root"], ignore_errors=True)
-        state_file().unlink(missing_ok=True)
+    state_file().unlink(missing_ok=True)
     return True
