@@ -38,3 +38,27 @@ def free_storage_mb(df_text: str) -> float | None:
         if len(parts) >= 4 and parts[3].isdigit():
             return int(parts[3]) / 1024
     return None
+
+
+def fatal_exception(logcat: str, package: str) -> list[str] | None:
+    """The lines of the last `FATAL EXCEPTION` block in `logcat -d` whose `Process:` line names
+    `package` (or one of its `package:name` processes); None when that app did not crash. A
+    crash of another process is not this app's, whatever else the log mentions."""
+    blocks: list[list[str]] = []
+    block = None
+    for line in logcat.splitlines():
+        if "AndroidRuntime" in line and "FATAL EXCEPTION" in line:
+            block = [line]
+            blocks.append(block)
+        elif block is not None and "AndroidRuntime" in line:
+            block.append(line)
+        else:
+            block = None
+    crashes = [b for b in blocks if _crashed(b, package)]
+    return crashes[-1] if crashes else None
+
+
+def _crashed(block: list[str], package: str) -> bool:
+    m = next((re.search(r"Process: ([^\s,]+), PID: \d+", ln) for ln in block[1:3]
+              if "Process:" in ln), None)
+    return m is not None and m.group(1).split(":")[0] == package
