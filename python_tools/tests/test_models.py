@@ -146,12 +146,12 @@ def test_models_list_and_card(run_cli, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("padding", ["border", "zeros"])
 @pytest.mark.parametrize("align_corners", [True, False])
-def test_embed_warp_matches_grid_sample_on_real_frames(asset, padding, align_corners):
+def test_every_warp_impl_matches_grid_sample_on_real_frames(asset, padding, align_corners):
     import numpy as np
 
     from mpkit.media.video import read_frames
     from mpkit.models.config import WarpConfig
-    from mpkit.models.warp import Warp
+    from mpkit.models.warp import WARP_IMPLS, Warp
 
     frames = list(read_frames(asset("carphone.mp4"), limit=3))
     images = torch.stack([torch.from_numpy(np.array(f)).permute(2, 0, 1).float() / 255
@@ -165,7 +165,15 @@ def test_embed_warp_matches_grid_sample_on_real_frames(asset, padding, align_cor
     reference = torch.nn.functional.grid_sample(
         images.repeat_interleave(2, dim=0), grid, padding_mode=padding,
         align_corners=align_corners)
-    for impl in ("grid_sample", "embed"):
+    for impl in WARP_IMPLS:
         warped = Warp(cfg, impl=impl)(images, grid)
         mse = float(((reference - warped) ** 2).mean())
         assert mse == 0 or 10 * np.log10(1 / mse) >= 60, impl
+
+
+def test_an_unknown_warp_implementation_is_refused():
+    from mpkit.models.config import WarpConfig
+    from mpkit.models.warp import Warp
+
+    with pytest.raises(ValueError, match="unknown warp implementation 'gathr'"):
+        Warp(WarpConfig(), impl="gathr")(torch.rand(1, 3, 8, 8), torch.rand(1, 4, 4, 2))
