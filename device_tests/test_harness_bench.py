@@ -79,6 +79,22 @@ def test_captured_frames_beyond_the_request_are_refused(app, bundle, tmp_path, f
 
 
 @pytest.mark.virtual_only
+def test_an_oversized_captured_frame_is_not_read_in_full(app, bundle, tmp_path, fleet,
+                                                         monkeypatch):
+    vdev = fleet.running[0].device
+
+    def huge_frame(request):
+        name = f"{request.run_id}/frame_0000.png"
+        vdev.write(f"/data/data/{APP_PACKAGE}/{RESULTS_DIR}/{name}", b"\x89PNG" + bytes(17 << 20))
+        return _honest(request, captured_frames=[name])
+
+    _fake_app(vdev, monkeypatch, huge_frame)
+    with pytest.raises(DeviceError, match="returned more than 16777216 bytes"):
+        run_bench(BenchSpec(bundles=[str(bundle)], capture_frames=1, **FAST), [app],
+                  Store(tmp_path / "r.sqlite"))
+
+
+@pytest.mark.virtual_only
 def test_another_process_crashing_is_not_the_app_crashing(app, bundle, tmp_path, fleet,
                                                           monkeypatch):
     vdev = fleet.running[0].device

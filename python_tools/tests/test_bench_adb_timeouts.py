@@ -10,6 +10,7 @@ import pytest
 
 from mpkit.device import adb as device_lib
 from mpkit.device.errors import DeviceTimeout
+from mpkit.errors import UsageError
 
 
 class StallingServer:
@@ -89,3 +90,9 @@ def test_a_stalled_push_times_out_once_not_retried(stalling, tmp_path):
     error, took = _within(15, lambda: device.push(blob, "/data/local/tmp/blob.bin", timeout=2))
     assert isinstance(error, DeviceTimeout) and "took longer than 2 s" in str(error)
     assert took < 5 and server.services.count("sync:") == 1
+
+
+@pytest.mark.parametrize("addr", ["localhost", "host:port", "127.0.0.1:99999"])
+def test_a_malformed_adb_address_is_a_usage_error(addr):
+    with pytest.raises(UsageError, match="HOST:PORT"):
+        device_lib.connect(None, addr)

@@ -26,6 +26,7 @@ from mpkit.device.errors import (
     CommandFailed, DeviceTimeout, InstallFailed, LinkLost, MultipleDevices, NoDevice, Offline,
     OutputTooLarge, StorageFull, Unauthorized,
 )
+from mpkit.errors import UsageError
 from mpkit.media.files import atomic_output
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -100,11 +101,11 @@ def _send(c: adbutils.AdbConnection, data: bytes, deadline: _Deadline) -> None:
 
 def client(adb: str | None = None) -> adbutils.AdbClient:
     """An adbutils client for `HOST:PORT` (default: $ANDROID_ADB_SERVER_PORT or 5037)."""
-    host, port = "127.0.0.1", int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
-    if adb:
-        host, _, p = adb.rpartition(":")
-        host, port = host or "127.0.0.1", int(p)
-    return adbutils.AdbClient(host=host, port=port)
+    addr = adb or f"127.0.0.1:{os.environ.get('ANDROID_ADB_SERVER_PORT', '5037')}"
+    host, _, port = addr.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"adb server address {addr!r} is not HOST:PORT (e.g. 127.0.0.1:5037)")
+    return adbutils.AdbClient(host=host or "127.0.0.1", port=int(port))
 
 
 def list_devices(adb: str | None = None) -> list[adbutils.AdbDeviceInfo]:
