@@ -14,12 +14,12 @@ import pytest
 
 from mpkit.device import adb as device_lib
 from mpkit.vdevice import auth
+from mpkit.vdevice.control import bundled_adb
 from mpkit.vdevice.protocol import (
     A_AUTH, A_CLSE, A_CNXN, A_OKAY, A_OPEN, A_WRTE, HEADER, MAX_PAYLOAD, VERSION,
 )
 from mpkit.vdevice.server import DeviceHost
 
-pytestmark = pytest.mark.virtual_only
 AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
 
 
@@ -96,10 +96,10 @@ class RawClient:
 
 
 @pytest.fixture()
-def keypair(tmp_path, fleet):
+def keypair(tmp_path):
     """A fresh adb key pair made by the adb binary (`adb keygen`)."""
-    subprocess.run([fleet.server.adb, "keygen", str(tmp_path / "adbkey")], check=True,
-                   capture_output=True, env=fleet.server.env)
+    subprocess.run([bundled_adb(), "keygen", str(tmp_path / "adbkey")], check=True,
+                   capture_output=True)
     return (_private_key((tmp_path / "adbkey").read_text()),
             auth.load_keys(tmp_path / "adbkey.pub"))
 
@@ -213,6 +213,7 @@ def _state(fleet, serial: str, want: str, timeout_s: float = 10) -> str | None:
     return state
 
 
+@pytest.mark.virtual_only
 def test_real_adb_is_unauthorized_until_its_key_is_trusted(fleet, keypair):
     _, other = keypair
     (run,) = fleet.host.start(1)

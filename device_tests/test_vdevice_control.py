@@ -17,8 +17,6 @@ from mpkit.vdevice import control
 from mpkit.vdevice.device import VirtualDevice
 from mpkit.vdevice.process import module_command, start_time
 
-pytestmark = pytest.mark.virtual_only
-
 
 def _processes(text: str) -> list[int]:
     """PIDs whose command line contains `text`."""

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from mpkit.bench.protocol import APP_PACKAGE, BenchRequest
+from mpkit.bench.protocol import APP_PACKAGE, BENCH_ACTIVITY, BenchRequest
 from mpkit.device.deploy import deploy
 from mpkit.errors import MpkitError
 from mpkit.export.backends import get_backend
 from mpkit.vdevice.host_state import pss_kb
 from mpkit.vdevice.process import module_command
-
-pytestmark = pytest.mark.virtual_only
 
 
 def _worker(bundle, tmp_path, **fields) -> dict:
@@ -89,18 +87,39 @@ def test_executorch_threadpool_follows_threads():
     assert get_backend("executorch-vulkan").host_delegates == ()
 
 
-def test_meminfo_is_the_benchmark_process_and_force_stop_ends_it(app, vdev, bundle):
+def test_meminfo_is_the_benchmark_process_and_force_stop_ends_it(app, bundle):
     assert "No process found" in app.shell(["dumpsys", "meminfo", APP_PACKAGE]).out
     assert app.pss_mb(APP_PACKAGE) is None
     remote, _ = deploy(app, bundle)
     request = BenchRequest(run_id="meminfo", bundle_dir=remote, frames=1, sustained_min=2)
-    app.start_activity(f"{APP_PACKAGE}/.BenchmarkActivity", request.extras())
+    app.start_activity(BENCH_ACTIVITY, request.extras())
+    deadline, measured = time.monotonic() + 60, None
+    while time.monotonic() < deadline and (measured or 0) < 50:
+        time.sleep(0.5)
+        measured = app.pss_mb(APP_PACKAGE)
+    assert measured is not None and measured > 50  # the app with its runtimes loaded
+    app.shell(["am", "force-stop", APP_PACKAGE])
+    assert app.pss_mb(APP_PACKAGE) is None
+
+
+@pytest.mark.virtual_only
+def test_meminfo_measures_the_benchmark_process_itself(app, vdev, bundle):
+    remote, _ = deploy(app, bundle)
+    request = BenchRequest(run_id="meminfo-pid", bundle_dir=remote, frames=1, sustained_min=2)
+    app.start_activity(BENCH_ACTIVITY, request.extras())
     pid = vdev.app_pid()
     assert pid is not None and pid != os.getpid()
     time.sleep(3)  # the process has loaded its runtimes
-    measured = app.pss_mb(APP_PACKAGE)
-    assert measured is not None and measured * 1024 == pytest.approx(pss_kb(pid), rel=0.2)
-    assert measured > 50  # a Python process with LiteRT and torch, not the daemon's figure
+    assert app.pss_mb(APP_PACKAGE) * 1024 == pytest.approx(pss_kb(pid), rel=0.2)
     app.shell(["am", "force-stop", APP_PACKAGE])
     assert vdev.app_pid() is None and not os.path.exists(f"/proc/{pid}")
-    assert app.pss_mb(APP_PACKAGE) is None
+
+
+@pytest.mark.xfail(strict=True, reason="item 7: needs FaceLandmarker(files=...), "
+                   "Segmenter(path=...) and Animator(landmarker=, segmenter=), requested from "
+                   "the lead (landmarks/face.py, pipeline/animator.py are not ours)")
+def test_the_app_loads_its_face_models_from_the_bundle(bundle, tmp_path, monkeypatch):
+    monkeypatch.setenv("MPKIT_CACHE_DIR", str(tmp_path / "empty-cache"))  # no host assets
+    (tmp_path / "results").mkdir()
+    result = _worker(bundle, tmp_path / "results")
+    assert result["status"] == "ok", result.get("error")
