@@ -148,12 +148,14 @@ def place(model: Path, name: str | None = None, bisect: bool = True) -> GpuVerdi
     return GpuVerdict(label, len(names), fully, gpu_ops, cpu_ops, rejected)
 
 
-def run(model: Path, inputs: Sequence[np.ndarray], accelerator: str = "gpu", fp32: bool = False,
-        threads: int = 2) -> list[np.ndarray]:
-    """Runs `model` once on the accelerator in a child process; outputs in signature order."""
+def run_many(model: Path, samples: Sequence[Sequence[np.ndarray]], accelerator: str = "gpu",
+             fp32: bool = False, threads: int = 2) -> list[list[np.ndarray]]:
+    """Runs `model` on each sample (a tuple of inputs) in one child process, compiled once;
+    per sample, the outputs in signature order."""
     with tempfile.TemporaryDirectory(prefix="mpkit-gpu-") as tmp:
         feed, out = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
-        np.savez(feed, **{f"arg{i}": np.asarray(x, dtype=np.float32) for i, x in enumerate(inputs)})
+        np.savez(feed, **{f"s{k}_arg{i}": np.asarray(x, dtype=np.float32)
+                          for k, sample in enumerate(samples) for i, x in enumerate(sample)})
         args = ["--accelerator", accelerator, "--threads", str(threads), "--inputs", str(feed),
                 "--outputs", str(out), *(["--fp32"] if fp32 else [])]
         proc = _child(model, args, Path(tmp))
@@ -162,4 +164,11 @@ def run(model: Path, inputs: Sequence[np.ndarray], accelerator: str = "gpu", fp3
         if proc.returncode != 0:
             raise _failure(proc, f"run {model.name}")
         with np.load(out) as data:
-            return [data[f"out{i}"] for i in range(len(data.files))]
+            count = len(data.files) // len(samples)
+            return [[data[f"s{k}_out{i}"] for i in range(count)] for k in range(len(samples))]
+
+
+def run(model: Path, inputs: Sequence[np.ndarray], accelerator: str = "gpu", fp32: bool = False,
+        threads: int = 2) -> list[np.ndarray]:
+    """Runs `model` once in a child process; outputs in signature order."""
+    return run_many(model, [inputs], accelerator, fp32, threads)[0]
