@@ -1,0 +1,251 @@
+package org.mpkit.core
+
+import org.json.JSONObject
+
+/** One input or output tensor of a component. */
+data class TensorSpec(
+    val name: String,
+    val shape: List<Int>,
+    val dtype: String,
+    val range: String
+) {
+    internal fun toJson(): JSONObject = JSONObject()
+        .put("name", name).put("shape", json(shape)).put("dtype", dtype).put("range", range)
+
+    internal companion object {
+        val KEYS = listOf("name", "shape", "dtype", "range")
+
+        fun read(f: Fields) = f.run {
+            only(KEYS)
+            TensorSpec(string("name"), ints("shape"), string("dtype"), string("range"))
+        }
+    }
+}
+
+/** A model component: a graph file the runtime loads, run once (`source`) or per frame. */
+data class ComponentEntry(
+    val name: String,
+    val file: String,
+    val sha256: String,
+    val bytes: Long,
+    val stage: String,
+    val precision: String,
+    val inputs: List<TensorSpec>,
+    val outputs: List<TensorSpec>,
+    val layout: String = DEFAULT_LAYOUT,
+    val validation: Map<String, Double> = emptyMap()
+) {
+    internal fun toJson(): JSONObject = JSONObject()
+        .put("name", name).put("file", file).put("sha256", sha256).put("bytes", bytes)
+        .put("stage", stage).put("precision", precision)
+        .put("inputs", json(inputs.map { plain(it.toJson()) }))
+        .put("outputs", json(outputs.map { plain(it.toJson()) }))
+        .put("layout", layout).put("validation", json(validation))
+
+    internal companion object {
+        const val DEFAULT_LAYOUT = "NCHW float32; images RGB in [0,1]; keypoints (x,y) in [-1,1]"
+        val KEYS = FILE_KEYS + listOf(
+            "stage",
+            "precision",
+            "inputs",
+            "outputs",
+            "layout",
+            "validation"
+        )
+
+        fun read(f: Fields) = f.run {
+            only(KEYS)
+            ComponentEntry(
+                name = string("name"),
+                file = fileName(this),
+                sha256 = string("sha256"),
+                bytes = long("bytes"),
+                stage = string("stage"),
+                precision = string("precision"),
+                inputs = objects("inputs").map(TensorSpec::read),
+                outputs = objects("outputs").map(TensorSpec::read),
+                layout = if (has("layout")) string("layout") else DEFAULT_LAYOUT,
+                validation = if (has(
+                        "validation"
+                    )
+                ) {
+                    map("validation", Fields::double)
+                } else {
+                    emptyMap()
+                }
+            )
+        }
+    }
+}
+
+/** A helper file: a face model the pipeline runs, or a sample photo / clip. */
+data class HelperEntry(
+    val name: String,
+    val file: String,
+    val sha256: String,
+    val bytes: Long,
+    val role: String,
+    val runtime: String = "litert"
+) {
+    internal fun toJson(): JSONObject = JSONObject()
+        .put("name", name).put("file", file).put("sha256", sha256).put("bytes", bytes)
+        .put("role", role).put("runtime", runtime)
+
+    internal companion object {
+        val KEYS = FILE_KEYS + listOf("role", "runtime")
+
+        fun read(f: Fields) = f.run {
+            only(KEYS)
+            HelperEntry(
+                string("name"),
+                fileName(this),
+                string("sha256"),
+                long("bytes"),
+                string("role"),
+                if (has("runtime")) string("runtime") else "litert"
+            )
+        }
+    }
+}
+
+private val FILE_KEYS = listOf("name", "file", "sha256", "bytes")
+
+private fun fileName(f: Fields): String {
+    val name = f.string("file")
+    val why = Bundle.nameProblem(name) ?: "it is the manifest itself".takeIf {
+        name == Bundle.MANIFEST
+    }
+    if (why != null) f.fail("file", "'$name' is not a plain file name in the bundle: $why")
+    return name
+}
+
+/**
+ * A bundle's manifest.json, schema version [Bundle.SCHEMA_VERSION], as
+ * python_tools/mpkit/export/bundle.py writes it. Beyond that schema, the app refuses what it
+ * cannot run: an unknown backend, a runtime that is not the backend's, a missing component.
+ */
+data class Manifest(
+    val schemaVersion: Int,
+    val modelId: String,
+    val backend: String,
+    val runtime: String,
+    val precision: String,
+    val recipe: String,
+    val warp: String,
+    val trained: Boolean,
+    val checkpointSha256: String?,
+    val frameGmacs: Double,
+    val paramsM: Double,
+    val components: List<ComponentEntry>,
+    val helpers: List<HelperEntry>,
+    val validation: Map<String, Any?>,
+    val tools: Map<String, String>,
+    val createdUtc: String
+) {
+    /** Every file the bundle holds besides the manifest, components first. */
+    val files: List<String> get() = components.map { it.file } + helpers.map { it.file }
+
+    fun component(name: String): ComponentEntry = components.first { it.name == name }
+
+    fun helper(role: String): HelperEntry? = helpers.firstOrNull { it.role == role }
+
+    fun toJson(): JSONObject = JSONObject()
+        .put("schema_version", schemaVersion).put("model_id", modelId).put("backend", backend)
+        .put("runtime", runtime).put("precision", precision).put("recipe", recipe)
+        .put("warp", warp).put("trained", trained).put("checkpoint_sha256", json(checkpointSha256))
+        .put("frame_gmacs", frameGmacs).put("params_m", paramsM)
+        .put("components", json(components.map { plain(it.toJson()) }))
+        .put("helpers", json(helpers.map { plain(it.toJson()) }))
+        .put("validation", json(validation)).put("tools", json(tools))
+        .put("created_utc", createdUtc)
+
+    companion object {
+        val KEYS = listOf(
+            "schema_version", "model_id", "backend", "runtime", "precision", "recipe", "warp",
+            "trained", "checkpoint_sha256", "frame_gmacs", "params_m", "components", "helpers",
+            "validation", "tools", "created_utc"
+        )
+        internal val COMPONENT_KEYS get() = ComponentEntry.KEYS
+        internal val HELPER_KEYS get() = HelperEntry.KEYS
+        internal val TENSOR_KEYS get() = TensorSpec.KEYS
+
+        /** The manifest in `data` (read from `source`, which errors name), fully checked. */
+        fun parse(data: ByteArray, source: String): Manifest {
+            val obj = parseJsonObject(
+                data,
+                source,
+                "an mpkit manifest",
+                Bundle.MAX_MANIFEST_BYTES,
+                Bundle.MAX_MANIFEST_DEPTH,
+                ::BundleException
+            )
+            val version = if (obj.has("schema_version")) obj.get("schema_version") else null
+            if (version !is Int || version != Bundle.SCHEMA_VERSION) {
+                throw BundleException(
+                    "$source: schema version ${version ?: "(none)"} is not " +
+                        "${Bundle.SCHEMA_VERSION}; use an app that matches the mpkit that wrote it"
+                )
+            }
+            val manifest = read(Fields(obj, "", { BundleException("$source: $it") }))
+            manifest.checkRunnable(source)
+            return manifest
+        }
+
+        private fun read(f: Fields) = f.run {
+            only(KEYS)
+            Manifest(
+                schemaVersion = int("schema_version"),
+                modelId = string("model_id"),
+                backend = string("backend"),
+                runtime = string("runtime"),
+                precision = string("precision"),
+                recipe = string("recipe"),
+                warp = string("warp"),
+                trained = bool("trained"),
+                checkpointSha256 = stringOrNull("checkpoint_sha256"),
+                frameGmacs = double("frame_gmacs"),
+                paramsM = double("params_m"),
+                components = objects("components").map(ComponentEntry::read),
+                helpers = objects("helpers").map(HelperEntry::read),
+                validation = plainObject("validation"),
+                tools = map("tools", Fields::string),
+                createdUtc = string("created_utc")
+            )
+        }
+    }
+
+    private fun checkRunnable(source: String) {
+        val known = Bundle.BACKENDS[backend] ?: throw BundleException(
+            "$source: unknown backend '$backend'; this app runs ${Bundle.BACKENDS.keys.joinToString()}"
+        )
+        if (runtime != known) {
+            throw BundleException(
+                "$source: backend $backend runs on the $known runtime, but the manifest says " +
+                    "'$runtime'; re-export the bundle"
+            )
+        }
+        for ((name, stage) in Bundle.REQUIRED_COMPONENTS) {
+            val found = components.filter { it.name == name }
+            if (found.isEmpty()) {
+                throw BundleException(
+                    "$source: no '$name' component; the app needs " +
+                        "${Bundle.REQUIRED_COMPONENTS.keys.joinToString()}: re-export the bundle"
+                )
+            }
+            if (found.size > 1) throw BundleException("$source: component '$name' is listed twice")
+            if (found[0].stage != stage) {
+                throw BundleException(
+                    "$source: component '$name' is in stage '${found[0].stage}', not '$stage'"
+                )
+            }
+        }
+        for (role in Bundle.REQUIRED_HELPERS) {
+            if (helper(role) == null) {
+                throw BundleException(
+                    "$source: no '$role' helper; the app needs " +
+                        "${Bundle.REQUIRED_HELPERS.joinToString()}: re-export the bundle"
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package org.mpkit.core
+
+import java.nio.file.Files
+import java.nio.file.Path
+import java.nio.file.Paths
+import org.json.JSONObject
+
+/** The shared fixtures in the repository's testdata/ (system property `mpkit.testdata`). */
+object TestData {
+    val root: Path by lazy {
+        System.getProperty("mpkit.testdata")?.let { Paths.get(it) }
+            ?: generateSequence(Paths.get("").toAbsolutePath()) { it.parent }
+                .map { it.resolve("testdata") }
+                .firstOrNull { Files.isRegularFile(it.resolve("README.md")) }
+            ?: error("testdata/ not found: run with -Dmpkit.testdata=<repo>/testdata")
+    }
+
+    fun bytes(name: String): ByteArray = Files.readAllBytes(root.resolve(name))
+
+    fun json(name: String) = JSONObject(String(bytes(name), Charsets.UTF_8))
+
+    const val MANIFEST = "manifest/manifest_tflite_fp32.json"
+
+    /**
+     * JSON as plain values with every number a Double: org.json writes 60.0 as 60, and both
+     * sides read the two as the same number.
+     */
+    fun normalized(value: Any?): Any? = when (val v = plain(value)) {
+        is Map<*, *> -> v.mapValues { normalized(it.value) }
+        is List<*> -> v.map { normalized(it) }
+        is Number -> v.toDouble()
+        else -> v
+    }
+}
