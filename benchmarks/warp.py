@@ -46,12 +46,13 @@ def inputs(image_size: int, grids: int, grid_size: int):
 
 
 def median_seconds_interleaved(calls: dict, repeats: int, warmup: int = 3) -> dict[str, float]:
-    """Median wall time of each call, the calls run in turn (so host load falls on each alike)."""
-    times = {name: [] for name in calls}
+    """Median wall time of each call, the calls run in turn, each round starting one later (so
+    host load and the previous call's cache and thread wake-up fall on each alike)."""
+    names, times = list(calls), {name: [] for name in calls}
     for i in range(warmup + repeats):
-        for name, fn in calls.items():
+        for name in names[i % len(names):] + names[:i % len(names)]:
             start = time.perf_counter()
-            fn()
+            calls[name]()
             if i >= warmup:
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
