@@ -54,12 +54,12 @@ def test_tflite_check_lists_every_op_per_target_and_each_warp_call(run_cli):
         for r in rows:
             if r["op"] in rejected:
                 assert r["where"]["gpu"].get("rejected") and r["reasons"]["gpu"]
-    assert not any(op == "GATHER_ND" for _, op in ops)  # the embed warp, not the decomposition
+    assert not any(op == "GATHER_ND" for _, op in ops)  # the gather warp, not the decomposition
     warps = {w["component"]: w for w in report["warps"]}
     assert set(warps) == {"dense_motion", "synthesis", "multiview"}
     synthesis = warps["synthesis"]
     assert (synthesis["impl"], synthesis["rank"], synthesis["grid_shape"]) == (
-        "embed", 4, [1, 256, 256, 2])
+        "gather", 4, [1, 256, 256, 2])
     assert synthesis["where"]["nnapi"] == "nnapi"
     assert synthesis["where"]["gpu"]
 

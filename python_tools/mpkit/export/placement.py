@@ -177,7 +177,7 @@ def tflite_warp_placement(site: WarpSite, ops: list[_Op]) -> None:
     site.where["cpu"] = "xnnpack" if not xnn else f"xnnpack + cpu kernels ({', '.join(xnn)})"
     if site.impl == "grid_sample":
         fix = (f"the converter decomposes grid_sample into {sum(site.ops.values())} ops "
-               "(GATHER_ND, 5-D BROADCAST_TO): export with warp=embed")
+               "(GATHER_ND, 5-D BROADCAST_TO): export with warp=gather")
         for target in ("cpu", "nnapi"):
             site.fix[target] = fix
 
