@@ -90,7 +90,7 @@ def test_stop_ends_workers_adb_server_and_temp_folders(private_cache, bundle):
     remote, _ = deploy(app, bundle)
     app.start_activity(BENCH_ACTIVITY, BenchRequest(run_id="long", bundle_dir=remote, frames=1,
                                                     sustained_min=5).extras())
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded machine starts Python slowly
     while time.monotonic() < deadline and not _processes(state["root"] + "/"):
         time.sleep(0.2)
     workers = [p for p in _processes("mpkit.vdevice.bench_worker") if p in

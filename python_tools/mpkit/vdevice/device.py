@@ -188,7 +188,6 @@ class VirtualDevice:
         runtimes and writes files/bench/<run_id>.json."""
         import json
         import subprocess
-        import sys
 
         request = BenchRequest(**extras)
         results = self.root / "data/data" / APP_PACKAGE / RESULTS_DIR
