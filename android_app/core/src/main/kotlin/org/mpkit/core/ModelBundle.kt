@@ -11,7 +11,7 @@ import java.security.MessageDigest
  * A bundle folder: component graphs, helper models and manifest.json. Mirrors
  * python_tools/mpkit/export/bundle.py (`read_manifest`, `verify`, `name_problem`).
  */
-object Bundle {
+object ModelBundle {
     const val SCHEMA_VERSION = 1
     const val MANIFEST = "manifest.json"
     const val MAX_MANIFEST_BYTES = 1 shl 20

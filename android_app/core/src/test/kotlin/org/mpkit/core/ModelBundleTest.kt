@@ -10,7 +10,7 @@ import org.json.JSONObject
 import org.junit.jupiter.api.io.TempDir
 
 /** verify() on real bundle folders: the golden manifest's files, with real sizes and hashes. */
-class BundleTest {
+class ModelBundleTest {
     @TempDir
     lateinit var dir: Path
 
@@ -25,19 +25,19 @@ class BundleTest {
         for (e in entries(m)) {
             val file = dir.resolve(e.getString("file"))
             Files.write(file, "contents of ${e.getString("name")}".toByteArray())
-            e.put("bytes", Files.size(file)).put("sha256", Bundle.sha256(file))
+            e.put("bytes", Files.size(file)).put("sha256", ModelBundle.sha256(file))
         }
         edit(m)
-        Files.write(dir.resolve(Bundle.MANIFEST), m.toString(2).toByteArray())
+        Files.write(dir.resolve(ModelBundle.MANIFEST), m.toString(2).toByteArray())
         return dir
     }
 
     private fun refused(bundle: Path) =
-        assertFailsWith<BundleException> { Bundle.verify(bundle) }.message!!
+        assertFailsWith<BundleException> { ModelBundle.verify(bundle) }.message!!
 
     @Test
     fun `a whole bundle verifies`() {
-        assertEquals("mp-tiny", Bundle.verify(bundle()).modelId)
+        assertEquals("mp-tiny", ModelBundle.verify(bundle()).modelId)
     }
 
     @Test
@@ -46,7 +46,7 @@ class BundleTest {
         Files.write(file, "abc".toByteArray())
         assertEquals(
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-            Bundle.sha256(file)
+            ModelBundle.sha256(file)
         )
     }
 
@@ -103,7 +103,7 @@ class BundleTest {
         assertContains(refused(dir), "no manifest.json (not a bundle)")
         assertContains(refused(dir.resolve("nothing")), "is not a folder (not a bundle)")
         Files.createSymbolicLink(
-            dir.resolve(Bundle.MANIFEST),
+            dir.resolve(ModelBundle.MANIFEST),
             TestData.root.resolve(TestData.MANIFEST)
         )
         assertContains(refused(dir), "manifest.json is a symlink")
@@ -111,16 +111,21 @@ class BundleTest {
 
     @Test
     fun `a huge manifest is refused before it is read`() {
-        Files.write(dir.resolve(Bundle.MANIFEST), ByteArray(Bundle.MAX_MANIFEST_BYTES + 1) { 32 })
+        Files.write(
+            dir.resolve(ModelBundle.MANIFEST),
+            ByteArray(ModelBundle.MAX_MANIFEST_BYTES + 1) {
+                32
+            }
+        )
         assertContains(refused(dir), "1048577 bytes, over the 1048576 byte limit")
     }
 
     @Test
     fun `the delegate must be one the backend runs`() {
-        val m = Bundle.verify(bundle())
-        assertEquals("gpu", Bundle.checkDelegate(m, "gpu"))
+        val m = ModelBundle.verify(bundle())
+        assertEquals("gpu", ModelBundle.checkDelegate(m, "gpu"))
         val message = assertFailsWith<BundleException> {
-            Bundle.checkDelegate(m, "vulkan")
+            ModelBundle.checkDelegate(m, "vulkan")
         }.message!!
         assertContains(
             message,
