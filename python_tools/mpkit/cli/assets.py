@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import json
-
 import click
 
+from mpkit.cli.common import echo_json, json_option, say
 from mpkit.media import assets as lib
 
 
@@ -16,12 +15,12 @@ def assets() -> None:
 @click.argument("names", nargs=-1)
 def fetch(names: tuple[str, ...]) -> None:
     """Fetch NAMES (default: all) into the cache; offline once cached."""
-    paths = lib.fetch(list(names) or None, progress=lambda n, s: click.echo(f"{s:8} {n}", err=True))
-    click.echo(f"{len(paths)} assets in {lib.assets_dir()}", err=True)
+    paths = lib.fetch(list(names) or None, progress=lambda n, s: say(f"{s:8} {n}"))
+    say(f"{len(paths)} assets in {lib.assets_dir()}")
 
 
 @assets.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_(as_json: bool) -> None:
     """List the assets, their kind, source package and whether they are cached."""
     packages, items = lib.catalog()
@@ -31,10 +30,8 @@ def list_(as_json: bool) -> None:
         for a in items.values()
     ]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['name']:34} {r['kind']:6} {'cached' if r['cached'] else '-':7} {r['package']}")
-
-
-COMMANDS = [assets]
+        cached = "cached" if r["cached"] else "-"
+        click.echo(f"{r['name']:34} {r['kind']:6} {cached:7} {r['package']}")

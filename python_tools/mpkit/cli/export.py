@@ -1,29 +1,33 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from mpkit.cli.animate import resolve_checkpoint
+from mpkit.cli.common import BACKEND, RECIPE, echo_json, json_option, progress
 from mpkit.export import bundle as bundle_lib
 from mpkit.export.pipeline import export as run_export
 
 
 @click.command("export")
 @click.argument("model_id")
-@click.option("--backend", required=True, help="executorch-xnnpack, executorch-vulkan, "
-              "executorch-qnn or tflite")
-@click.option("--recipe", default="fp32", show_default=True, help="quantization/recipes/<name>.yaml")
+@click.option("--backend", required=True, type=BACKEND)
+@click.option("--recipe", default="fp32", show_default=True, type=RECIPE,
+              help="quantization/recipes/<name>.yaml")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="bundle folder")
 @click.option("--checkpoint", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="replace a non-empty output folder")
 @click.option("--ignore-gate", is_flag=True, help="keep a bundle that fails its quality gate")
-def export(model_id, backend, recipe, output, checkpoint, force, ignore_gate):
+@json_option
+def export(model_id, backend, recipe, output, checkpoint, force, ignore_gate, as_json):
     """Lower → validate on real faces → bundle (manifest.json + component files)."""
     result = run_export(model_id, backend, recipe, output, resolve_checkpoint(model_id, checkpoint),
-                        force, ignore_gate, progress=lambda m: click.echo(f"... {m}", err=True))
+                        force, ignore_gate, progress=progress)
+    if as_json:
+        echo_json({"bundle": result.out, "manifest": result.manifest.model_dump(mode="json")})
+        return
     v = result.manifest.validation
     e2e = v.get("end_to_end")
     quality = (f"end-to-end PSNR min {e2e['psnr_db_min']} dB over {e2e['frames']} frames"
@@ -38,15 +42,12 @@ def bundle() -> None:
 
 @bundle.command("verify")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def verify(path: Path, as_json: bool) -> None:
     """Re-check the manifest schema and every file's sha256."""
     manifest = bundle_lib.verify(path)
     if as_json:
-        click.echo(json.dumps(manifest.model_dump(), indent=2))
+        echo_json(manifest.model_dump(mode="json"))
         return
     click.echo(f"{path}: ok ({manifest.model_id}, {manifest.backend}, {manifest.precision}, "
                f"{len(manifest.components)} components, {len(manifest.helpers)} helpers)")
-
-
-COMMANDS = [export, bundle]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from mpkit.cli.common import json_option, say
 from mpkit.landmarks.annotate import draw_to, landmarks_of, record
 from mpkit.landmarks.face import FaceLandmarker
 from mpkit.media.kind import is_video
@@ -14,13 +15,13 @@ from mpkit.media.kind import is_video
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="draw the landmarks into this .png/.jpg or .mp4")
-@click.option("--json", "as_json", is_flag=True, help="print every point as JSON")
+@json_option
 def landmarks(path: Path, output: Path | None, as_json: bool) -> None:
     """468 face-mesh points of IMAGE or of every frame of VIDEO (tracked)."""
     landmarker = FaceLandmarker()
     if output is not None:
         frames = draw_to(path, output, landmarker)
-        click.echo(f"{output} ({frames} frame{'s' if frames != 1 else ''})", err=True)
+        say(f"{output} ({frames} frame{'s' if frames != 1 else ''})")
         return
     video = is_video(path)
     records = [record(face, i if video else None)
@@ -33,5 +34,3 @@ def landmarks(path: Path, output: Path | None, as_json: bool) -> None:
         note = f" (largest of {r['faces_found']} faces)" if r["faces_found"] > 1 else ""
         click.echo(f"{where}{len(r['points'])} points, presence {r['presence']:.3f}{note}")
 
-
-COMMANDS = [landmarks]

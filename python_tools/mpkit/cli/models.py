@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 import click
 
+from mpkit.cli.common import echo_json, json_option
 from mpkit.models import zoo
 from mpkit.models.card import write_card
 from mpkit.models.config import load_config
@@ -32,12 +32,12 @@ def _summary(model_id: str) -> dict:
 
 
 @models.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def list_(as_json: bool) -> None:
     """All variants with measured frame-stage MACs and parameters next to the paper's."""
     rows = [_summary(i) for i in zoo.model_ids()]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     click.echo(f"{'id':10} {'frame GMACs':>12} {'paper':>6} {'params M':>9} {'paper':>6} "
                f"{'source GMACs':>13}  weights")
@@ -49,12 +49,12 @@ def list_(as_json: bool) -> None:
 
 @models.command("show")
 @click.argument("model_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def show(model_id: str, as_json: bool) -> None:
     """One variant: configuration summary and per-component compute."""
     r = _summary(model_id)
     if as_json:
-        click.echo(json.dumps(r, indent=2))
+        echo_json(r)
         return
     click.echo(f"{r['id']}: {load_config(model_id).description}")
     click.echo(f"frame stage {r['frame_gmacs']:.2f} GMACs, source stage {r['source_gmacs']:.2f} "
@@ -73,5 +73,3 @@ def card(model_id: str) -> None:
                       zoo.default_checkpoint(model_id))
     click.echo(str(path))
 
-
-COMMANDS = [models]

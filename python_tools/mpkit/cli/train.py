@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
+from mpkit import logs
+from mpkit.cli.common import echo_json, json_option
 from mpkit.models.config import load_config, models_dir
 from mpkit.train.config import load_train_config
 from mpkit.train.loop import train as run_training
@@ -15,26 +17,28 @@ from mpkit.train.loop import train as run_training
 @click.argument("model_id")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="training YAML (default: models/<id>/train.yaml)")
-@click.option("--run-dir", type=click.Path(path_type=Path),
-              help="checkpoints, metrics.jsonl, losses.png (default: out/runs/<id>)")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="run folder: checkpoints, metrics.jsonl, losses.png (default: out/runs/<id>)")
 @click.option("--fresh", is_flag=True, help="start over instead of resuming the run folder")
-def train(model_id: str, config_path: Path | None, run_dir: Path | None, fresh: bool) -> None:
+@json_option
+def train(model_id: str, config_path: Path | None, output: Path | None, fresh: bool,
+          as_json: bool) -> None:
     """Train MODEL_ID on real talking-head frames; resumes where the run folder left off."""
     load_config(model_id)
     cfg = load_train_config(config_path or models_dir() / model_id / "train.yaml")
     if cfg.model != model_id:
         raise click.UsageError(f"the config trains {cfg.model}, not {model_id}")
-    bar = tqdm(total=cfg.steps, desc="train", unit="step", file=sys.stderr)
+    bar = tqdm(total=cfg.steps, desc="train", unit="step", file=logs.terminal())
 
     def progress(metrics: dict) -> None:
         bar.n = metrics["step"]
         bar.set_postfix(loss=f"{metrics['total']:.3f}", l1=f"{metrics['l1']:.3f}")
 
-    result = run_training(cfg, run_dir or Path("out/runs") / model_id, resume=not fresh,
+    result = run_training(cfg, output or Path("out/runs") / model_id, resume=not fresh,
                           progress=progress)
     bar.close()
+    if as_json:
+        echo_json(asdict(result))
+        return
     click.echo(f"{result.run_dir}: step {result.step}, {result.seconds:.0f} s this session, "
                f"last loss {result.last.get('total', float('nan')):.4f}")
-
-
-COMMANDS = [train]
