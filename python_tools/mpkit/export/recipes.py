@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpkit.configfile import load_yaml
+from mpkit.datadir import data_dir
 from mpkit.errors import MediaError, UnknownNameError
 from mpkit.media.assets import asset_path, catalog
 
@@ -79,9 +80,11 @@ class CalibrationSet(_Strict):
 
 
 def quantization_dir() -> Path:
+    """The `quantization/` data folder (override with MPKIT_QUANTIZATION_DIR, or MPKIT_DATA_DIR
+    for all)."""
     if os.environ.get("MPKIT_QUANTIZATION_DIR"):
         return Path(os.environ["MPKIT_QUANTIZATION_DIR"])
-    return Path(__file__).resolve().parents[3] / "quantization"
+    return data_dir() / "quantization"
 
 
 def recipe_names() -> list[str]:

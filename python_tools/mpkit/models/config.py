@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpkit.configfile import load_yaml
+from mpkit.datadir import data_dir
 from mpkit.errors import UnknownNameError
 
 
@@ -64,10 +65,10 @@ class ModelConfig(_Strict):
 
 
 def models_dir() -> Path:
-    """The repository's `models/` data folder (override with MPKIT_MODELS_DIR)."""
+    """The `models/` data folder (override with MPKIT_MODELS_DIR, or MPKIT_DATA_DIR for all)."""
     if os.environ.get("MPKIT_MODELS_DIR"):
         return Path(os.environ["MPKIT_MODELS_DIR"])
-    return Path(__file__).resolve().parents[3] / "models"
+    return data_dir() / "models"
 
 
 def model_ids() -> list[str]:
