@@ -115,9 +115,6 @@ def test_meminfo_measures_the_benchmark_process_itself(app, vdev, bundle):
     assert vdev.app_pid() is None and not os.path.exists(f"/proc/{pid}")
 
 
-@pytest.mark.xfail(strict=True, reason="item 7: needs FaceLandmarker(files=...), "
-                   "Segmenter(path=...) and Animator(landmarker=, segmenter=), requested from "
-                   "the lead (landmarks/face.py, pipeline/animator.py are not ours)")
 def test_the_app_loads_its_face_models_from_the_bundle(bundle, tmp_path, monkeypatch):
     monkeypatch.setenv("MPKIT_CACHE_DIR", str(tmp_path / "empty-cache"))  # no host assets
     (tmp_path / "results").mkdir()

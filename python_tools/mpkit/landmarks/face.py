@@ -107,12 +107,19 @@ def _weighted_nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray):
 class FaceLandmarker:
     """Detects faces and their 468 mesh points in RGB uint8 images."""
 
-    def __init__(self, threads: int = 1):
-        self._detectors = [
-            (spec, _interpreter(asset_path(spec.asset), threads), spec.anchors())
-            for spec in (SHORT_RANGE, FULL_RANGE)
-        ]
-        self._mesh = _interpreter(asset_path("face_landmark.tflite"), threads)
+    def __init__(self, threads: int = 1, files: dict[str, Path] | None = None):
+        """`files` (a bundle's helpers by role: face_detector, face_mesh) loads what the app
+        ships, its one short-range detector; by default both detectors and the mesh come from
+        the asset cache."""
+        if files:
+            detectors = [(SHORT_RANGE, files["face_detector"])]
+            mesh = files["face_mesh"]
+        else:
+            detectors = [(spec, asset_path(spec.asset)) for spec in (SHORT_RANGE, FULL_RANGE)]
+            mesh = asset_path("face_landmark.tflite")
+        self._detectors = [(spec, _interpreter(path, threads), spec.anchors())
+                           for spec, path in detectors]
+        self._mesh = _interpreter(mesh, threads)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """All faces, largest first: the short-range detector, else the full-range one."""
@@ -220,8 +227,8 @@ def _tracking_roi(points: np.ndarray) -> Roi:
 class Segmenter:
     """MediaPipe selfie segmentation: foreground probability of a person in an RGB image."""
 
-    def __init__(self, threads: int = 1):
-        self._net = _interpreter(asset_path("selfie_segmentation.tflite"), threads)
+    def __init__(self, threads: int = 1, path: Path | None = None):
+        self._net = _interpreter(path or asset_path("selfie_segmentation.tflite"), threads)
 
     def foreground(self, image: np.ndarray) -> np.ndarray:
         """[H, W] float32 foreground probability in [0, 1]."""

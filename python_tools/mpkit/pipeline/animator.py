@@ -64,14 +64,15 @@ class Animator:
     tuple of tensors out), e.g. exported artifacts run by their host runtime."""
 
     def __init__(self, model: PortraitModel, inpainter: Inpainter | None = None,
-                 runners: dict[str, Callable[..., tuple[torch.Tensor, ...]]] | None = None):
+                 runners: dict[str, Callable[..., tuple[torch.Tensor, ...]]] | None = None,
+                 landmarker: FaceLandmarker | None = None, segmenter: Segmenter | None = None):
         self.model = model.eval()
         self.cfg = model.cfg
         parts = {**model.components(), **(runners or {})}
         self.keypoints, self.dense_motion = parts["keypoints"], parts["dense_motion"]
         self.synthesis, self.multiview = parts["synthesis"], parts["multiview"]
-        self.landmarker = FaceLandmarker()
-        self.segmenter = Segmenter()
+        self.landmarker = landmarker or FaceLandmarker()
+        self.segmenter = segmenter or Segmenter()
         self.inpainter = inpainter or OpenCVInpainter()
 
     def _facial_kp(self, points: np.ndarray, crop: Crop) -> np.ndarray:

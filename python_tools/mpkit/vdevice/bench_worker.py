@@ -44,7 +44,7 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
     from mpkit.export import validate
     from mpkit.export.backends import get_backend
     from mpkit.export.bundle import verify
-    from mpkit.landmarks.face import FaceTracker
+    from mpkit.landmarks.face import FaceLandmarker, FaceTracker, Segmenter
     from mpkit.media.image import read_image, write_image
     from mpkit.media.video import read_frames
     from mpkit.models import zoo
@@ -62,7 +62,9 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
         bundle / c.file, threads=request.threads, delegate=delegate)), component_ms[c.name])
         for c in manifest.components}
     model = zoo.build(manifest.model_id)
-    animator = Animator(model, runners=runners)
+    # The app's face models are the bundle's helper files, never the host's asset cache.
+    animator = Animator(model, runners=runners, landmarker=FaceLandmarker(files=helpers),
+                        segmenter=Segmenter(path=helpers["segmenter"]))
     load_ms = (time.perf_counter() - start) * 1e3
     driving = list(read_frames(clip))
     start = time.perf_counter()
