@@ -1,5 +1,6 @@
 """The `auto` recipe: per component, the cheapest candidate recipe whose end-to-end quality
-stays above the gate, chosen greedily in order of frame-stage cost and recorded with reasons."""
+stays above the gate, chosen greedily in order of frame-stage cost and recorded with reasons.
+It chooses on the selection faces; the gate is then reported on the validation faces."""
 
 from __future__ import annotations
 
@@ -35,8 +36,10 @@ def _cost_order(model) -> list[str]:
     return [c.name for c in sorted(stats, key=lambda c: (c.stage != "frame", -c.gmacs))]
 
 
-def choose(lowering, validation: CalibrationSet, recipe: Recipe, cands: list[Recipe]):
-    """(parts by component name, decisions) with every component at its chosen precision."""
+def choose(lowering, selection: CalibrationSet, selection_ref: validate.Reference,
+           recipe: Recipe, cands: list[Recipe]):
+    """(parts by component name, decisions) with every component at its chosen precision,
+    chosen on the `selection` faces (never the faces the bundle's gate is reported on)."""
     fp32 = load_recipe("fp32")
     model, gate = lowering.model, recipe.gate.end_to_end_psnr_db
     names = list(model.components())
@@ -49,7 +52,7 @@ def choose(lowering, validation: CalibrationSet, recipe: Recipe, cands: list[Rec
             trial_path = lowering.staging / f".trial-{cand.name}-{final}"
             trial = lowering.part(name, cand, trial_path)
             runners = {n: (trial if n == name else p).runner for n, p in parts.items()}
-            e2e = validate.end_to_end(model, validation, lowering.ref, runners)
+            e2e = validate.end_to_end(model, selection, selection_ref, runners)
             tried.append({"recipe": cand.name, "psnr_db_min": e2e["psnr_db_min"]})
             if e2e["psnr_db_min"] >= gate:
                 os.replace(trial_path, lowering.staging / final)
@@ -57,7 +60,8 @@ def choose(lowering, validation: CalibrationSet, recipe: Recipe, cands: list[Rec
                 chosen = cand.name
                 break
             trial_path.unlink()
-        why = (f"cheapest candidate with end-to-end PSNR ≥ {gate} dB" if chosen != "fp32"
-               else f"every candidate fell below {gate} dB end to end")
+        on = f"on the {selection.name} faces"
+        why = (f"cheapest candidate with end-to-end PSNR ≥ {gate} dB {on}" if chosen != "fp32"
+               else f"every candidate fell below {gate} dB end to end {on}")
         decisions.append({"component": name, "chosen": chosen, "tried": tried, "why": why})
     return parts, decisions

@@ -110,7 +110,10 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
                          f"{backend.name} artifacts cannot run here: pick a fixed recipe")
     if not recipe.auto:
         backend.check_precision(recipe)
+    # Three disjoint sets of faces: quantization calibrates on one, `auto` chooses on another,
+    # and the bundle's figures and gate are measured on the third.
     calibration, validation = load_calibration("faces"), load_calibration("validation")
+    selection = load_calibration("selection") if recipe.auto else None
     model = zoo.build(model_id, checkpoint)
     staging = prepare_output(out, force)
     try:
@@ -123,11 +126,14 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
             calib = validate.reference(model, calibration)
         lowering = _Lowering(backend, model, ref, calib, staging, progress)
         summary = {"calibration": calibration.name if calib is not ref else None,
-                   "validation": validation.name, "host_validated": backend.host_runnable,
-                   "gate": recipe.gate.model_dump(),
+                   "selection": selection.name if selection else None,
+                   "validation": validation.name,
+                   "host_validated": backend.host_runnable, "gate": recipe.gate.model_dump(),
                    "quantize": recipe.quantize.model_dump() if recipe.quantize else None}
-        if recipe.auto:
-            parts, summary["auto"] = auto.choose(lowering, validation, recipe, candidates)
+        if selection:
+            progress(f"eager float reference on the {selection.name} faces (auto chooses there)")
+            parts, summary["auto"] = auto.choose(
+                lowering, selection, validate.reference(model, selection), recipe, candidates)
         else:
             parts = {name: lowering.part(name, recipe.for_component(name))
                      for name in model.components()}

@@ -17,7 +17,7 @@ from mpkit.media.video import read_frames
 from mpkit.metrics.image import psnr, ssim
 from mpkit.models.portrait import PortraitModel
 from mpkit.landmarks.face import FaceTracker
-from mpkit.pipeline.animator import Animator, evenly
+from mpkit.pipeline.animator import Animator, even_indices, evenly
 
 COMPONENT_ATTRS = {"keypoints": "keypoints", "dense_motion": "dense_motion",
                    "synthesis": "synthesis", "multiview": "multiview"}
@@ -32,12 +32,18 @@ class Reference:
     images: list[np.ndarray] = field(default_factory=list)
 
 
-def _driving_frames(cal: CalibrationSet) -> list[np.ndarray]:
-    frames = list(read_frames(asset_path(cal.driving.video)))[cal.driving.start:]
-    if not frames:
+def driving_indices(cal: CalibrationSet, length: int) -> list[int]:
+    """The frames of its `length`-frame driving clip that the set `cal` takes."""
+    start = cal.driving.start
+    if start >= length:
         raise MediaError(f"calibration set {cal.name}: {cal.driving.video} has no frames from "
-                         f"{cal.driving.start} on")
-    return evenly(frames, cal.driving.frames)
+                         f"{start} on")
+    return [start + i for i in even_indices(length - start, cal.driving.frames)]
+
+
+def _driving_frames(cal: CalibrationSet) -> list[np.ndarray]:
+    frames = list(read_frames(asset_path(cal.driving.video)))
+    return [frames[i] for i in driving_indices(cal, len(frames))]
 
 
 def run_pipeline(animator: Animator, cal: CalibrationSet, driving: list[np.ndarray]
