@@ -10,9 +10,11 @@ venv=$root/.venv
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # System packages: libusb (tflite-support's metadata writers), Debian's adb 29 (the device
-# tests run against it and against the adb 36 that the adbutils wheel ships).
+# tests run against it and against the adb 36 that the adbutils wheel ships), the Vulkan loader
+# (LiteRT's GPU accelerator runs on SwiftShader, extracted below by `mpkit gpu setup`).
 need_apt=()
 ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0' || need_apt+=(libusb-1.0-0)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need_apt+=(libvulkan1)
 [ -x /usr/bin/adb ] || need_apt+=(adb)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -57,3 +59,5 @@ fi
 
 log "fetching test assets"
 "$venv/bin/mpkit" assets fetch
+log "setting up the software GPU (SwiftShader from Debian's chromium-common)"
+"$venv/bin/mpkit" gpu setup

@@ -4,7 +4,6 @@ folders, cached assets and the software GPU, each with the fix when something is
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import os
 import shutil
@@ -200,20 +199,16 @@ def assets() -> list[Check]:
 
 
 def software_gpu() -> Check:
-    """SwiftShader's Vulkan driver in the mpkit cache behind the system Vulkan loader."""
-    from mpkit.media.assets import cache_dir
+    """SwiftShader's Vulkan driver in the mpkit cache behind the system Vulkan loader: what
+    LiteRT's real GPU accelerator runs on here (the driver's package version is recorded)."""
+    from mpkit.gpu import software
 
-    icd = cache_dir() / "swiftshader" / "icd.json"
-    try:
-        ctypes.CDLL("libvulkan.so.1")
-        loader = True
-    except OSError:
-        loader = False
-    problems = ([] if loader else ["the Vulkan loader libvulkan.so.1 is missing"]) + (
-        [] if icd.is_file() else [f"not set up (no {icd})"])
-    return Check("gpu", "software GPU (SwiftShader Vulkan)", not problems,
-                 "; ".join(problems) or f"{icd}, libvulkan.so.1",
-                 None if loader else "apt-get install libvulkan1")
+    state = software.status()
+    detail = (f"SwiftShader from {software.PACKAGE} {state.package_version} ({state.driver}); "
+              f"{software.TIMING_LABEL}" if state.ready else state.problem)
+    fix = None if state.ready else ("apt-get install libvulkan1, then mpkit gpu setup"
+                                    if not state.loader else "mpkit gpu setup")
+    return Check("gpu", "software GPU (SwiftShader Vulkan)", state.ready, detail, fix)
 
 
 def run() -> list[Check]:

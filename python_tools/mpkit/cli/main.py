@@ -30,6 +30,7 @@ COMMANDS = {
     "bench": "bench:bench",
     "doctor": "doctor:doctor",
     "gpu": "gpu:gpu",
+    "gpu": "gpu:gpu",
 }
 
 
