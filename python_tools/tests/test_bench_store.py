@@ -50,7 +50,7 @@ def _open_and_insert(path, barrier, errors):
 def test_two_processes_open_a_fresh_database_at_once(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     errors = ctx.Queue()
-    for attempt in range(8):
+    for attempt in range(16):  # the race shows in about one fresh file in twenty
         path = tmp_path / f"fresh{attempt}.sqlite"
         barrier = ctx.Barrier(2)
         procs = [ctx.Process(target=_open_and_insert, args=(path, barrier, errors),

@@ -82,13 +82,21 @@ class Store:
                 raise MpkitError(f"{self.path} has schema version {version}; open it once "
                                  "with `mpkit bench run` (read-write) to migrate it")
             return
+        # Another process may be creating the same fresh file right now: SQLite then answers
+        # "locked" at once, without waiting (the journal mode switch takes no busy timeout).
         deadline = time.monotonic() + BUSY_S
-        # Another process may be switching a fresh file to WAL right now: wait for it.
-        while self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
-            if time.monotonic() > deadline:
-                raise MpkitError(f"{self.path}: could not switch to WAL mode (locked by "
-                                 "another process?)")
-            time.sleep(0.05)
+        while True:
+            try:
+                self._create()
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _create(self) -> None:
+        if self.db.execute("PRAGMA journal_mode=WAL").fetchall() != [("wal",)]:  # finalized
+            raise sqlite3.OperationalError("journal mode not switched to WAL: database is locked")
         with self._transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
