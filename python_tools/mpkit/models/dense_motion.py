@@ -25,6 +25,7 @@ class DenseMotion(nn.Module):
         self.tps = ThinPlateSpline(cfg.num_tps, cfg.points_per_tps, dm.size)
         self.warp = warp
         groups = cfg.num_tps + 1
+        self.register_buffer("sum_groups", torch.ones(1, groups, 1, 1), persistent=False)
         cin = groups * 3 + cfg.num_kp + SOURCE_MASKS
         self.hourglass = Hourglass(cin, dm.block_expansion, dm.max_features, dm.num_blocks)
         final = self.hourglass.out_channels[-1]
@@ -48,18 +49,24 @@ class DenseMotion(nn.Module):
 
     def features(self, source_small, source_masks, kp_source, kp_driving):
         params = self.tps.solve(kp_source, kp_driving)
-        grids = self.tps.grids(params, kp_driving)  # [B,G,s,s,2]
-        b, g = grids.shape[:2]
+        grid_x, grid_y = self.tps.planes(params, kp_driving)  # [B,G,s,s] each
+        b, g = grid_x.shape[:2]
         s = self.size
-        deformed = self.warp(source_small, grids.reshape(b * g, s, s, 2)).reshape(b, g * 3, s, s)
-        heat = (heatmaps(kp_driving, self.tps.grid, s, self.variance)
-                - heatmaps(kp_source, self.tps.grid, s, self.variance))
+        grids = torch.cat([grid_x.reshape(b * g, s, s, 1), grid_y.reshape(b * g, s, s, 1)], -1)
+        deformed = self.warp(source_small, grids).reshape(b, g * 3, s, s)
+        tx, ty = self.tps.grid_x, self.tps.grid_y
+        heat = (heatmaps(kp_driving, tx, ty, self.variance)
+                - heatmaps(kp_source, tx, ty, self.variance))
         levels = self.hourglass(torch.cat([deformed, heat, source_masks], dim=1))
         final = levels[-1]
-        contribution = torch.softmax(self.contribution(final), dim=1)  # [B,G,s,s]
-        flow = (contribution.unsqueeze(-1) * grids).sum(dim=1)  # [B,s,s,2]
+        # softmax over the last axis (XNNPACK takes no other); the sum over G as a 1×1
+        # convolution by constant ones (XNNPACK has no sum)
+        contribution = torch.softmax(self.contribution(final).permute(0, 2, 3, 1), dim=-1)
+        contribution = contribution.permute(0, 3, 1, 2)  # [B,G,s,s]
+        flow = torch.cat([F.conv2d(contribution * grid_x, self.sum_groups),
+                          F.conv2d(contribution * grid_y, self.sum_groups)], dim=1)
         residual = torch.tanh(self.residual(final)) * RESIDUAL_SCALE
-        deformation = flow + residual.permute(0, 2, 3, 1)
+        deformation = (flow + residual).permute(0, 2, 3, 1)  # [B,s,s,2]
         occlusions, x, r = [], self.refine[0](final), 1
         for level, head in zip(self.levels, self.occlusion):
             if level is not None:

@@ -28,7 +28,8 @@ class KeypointNet(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(image, size=(self.input_size, self.input_size), mode="bilinear",
                           align_corners=False, antialias=False)
-        x = self.features(x).mean(dim=(2, 3))
+        # kept 4-D: XNNPACK takes a spatial mean only with keepdim
+        x = self.features(x).mean(dim=(2, 3), keepdim=True).flatten(1)
         return torch.tanh(self.head(x)).view(-1, self.num_kp, 2)
 
 
