@@ -8,6 +8,7 @@ per operation (retries included): a device that trickles bytes or stalls still t
 from __future__ import annotations
 
 import os
+import socket
 import shlex
 import stat
 import struct
@@ -107,9 +108,23 @@ def client(adb: str | None = None) -> adbutils.AdbClient:
     return adbutils.AdbClient(host=host or "127.0.0.1", port=int(port))
 
 
-def list_devices(adb: str | None = None) -> list[adbutils.AdbDeviceInfo]:
+def _reachable(c: adbutils.AdbClient) -> bool:
+    """A plain connect first: on a refused connection adbutils runs `adb start-server` on the
+    default port, which would leave a server behind that claims the user's USB phones."""
     try:
-        return client(adb).list(extended=True)
+        socket.create_connection((c.host, c.port), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+def list_devices(adb: str | None = None) -> list[adbutils.AdbDeviceInfo]:
+    c = client(adb)
+    if not _reachable(c):
+        raise NoDevice(f"no adb server at {c.host}:{c.port} (start one with `adb start-server`, "
+                       "or `mpkit vdevice start` and --virtual)")
+    try:
+        return c.list(extended=True)
     except (AdbError, OSError) as e:
         raise NoDevice(f"cannot reach the adb server at {adb or 'the default port'}: {e}") from e
 
