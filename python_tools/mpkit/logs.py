@@ -4,6 +4,7 @@ MPKIT_DEBUG=1 turns it off."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -71,5 +72,6 @@ def quiet(log: Path) -> Iterator[None]:
             os.close(saved_fd)
             if user is not previous_stream and user is not previous_terminal:
                 user.close()
-            if not log.stat().st_size:
-                log.unlink()
+            with contextlib.suppress(FileNotFoundError):  # another run of the command removed it
+                if not log.stat().st_size:
+                    log.unlink()
