@@ -16,26 +16,42 @@ from mpkit.bench.protocol import APP_PACKAGE, BENCH_ACTIVITY, BenchRequest
 from mpkit.device.deploy import deploy
 from mpkit.errors import MpkitError
 from mpkit.export.backends import get_backend
+from mpkit.gpu import software
 from mpkit.vdevice.host_state import pss_kb
 from mpkit.vdevice.process import module_command
 
 
-def _worker(bundle, tmp_path, **fields) -> dict:
+def _worker(bundle, tmp_path, env=None, **fields) -> dict:
     """Runs the worker as the virtual device does and returns its result JSON."""
     request = BenchRequest(run_id=f"r{len(os.listdir(tmp_path))}", bundle_dir="unused",
                            **{"frames": 2, "warmup": 0, **fields})
     subprocess.run(module_command("mpkit.vdevice.bench_worker", "--request",
                                   json.dumps(request.model_dump()), "--bundle", str(bundle),
-                                  "--results", str(tmp_path)), check=True, timeout=600)
+                                  "--results", str(tmp_path)), check=True, timeout=900, env=env)
     result = json.loads((tmp_path / f"{request.run_id}.json").read_text())
     assert result["run_id"] == request.run_id
     return result
 
 
-def test_gpu_on_a_tflite_bundle_is_refused_not_faked(bundle, tmp_path):
-    result = _worker(bundle, tmp_path, delegate="gpu")
+def test_gpu_outside_a_process_made_for_it_is_refused_not_faked(bundle, tmp_path):
+    """Without the driver in its environment LiteRT would quietly run on the CPU."""
+    result = _worker(bundle, tmp_path, env={k: v for k, v in os.environ.items()
+                                            if k != "VK_ICD_FILENAMES"}, delegate="gpu")
     assert result["status"] == "error" and "times" not in result
-    assert "'gpu'" in result["error"] and "supports: cpu" in result["error"]
+    assert "runs only in a process started with" in result["error"]
+
+
+def test_gpu_runs_the_real_accelerator_in_the_app_process(bundle, tmp_path):
+    result = _worker(bundle, tmp_path, env=software.child_env(), delegate="gpu", frames=1)
+    assert result["status"] == "ok", result.get("error")
+    assert (result["delegate"], result["runtime"]) == ("gpu", "litert")
+    assert len(result["times"]["frame_ms"]) == 1
+
+
+def test_a_delegate_the_backend_cannot_run_is_refused_with_the_list(bundle, tmp_path):
+    result = _worker(bundle, tmp_path, delegate="nnapi")
+    assert result["status"] == "error" and "times" not in result
+    assert "'nnapi'" in result["error"] and "supports: cpu, gpu" in result["error"]
 
 
 def test_what_ran_is_reported_and_threads_are_honoured(bundle, tmp_path):
@@ -58,6 +74,7 @@ import os, sys
 from pathlib import Path
 import numpy as np
 from mpkit.export.backends import get_backend
+from mpkit.gpu import software
 from mpkit.export.bundle import verify
 bundle, threads = Path(sys.argv[1]), int(sys.argv[2])
 entry = verify(bundle).components[0]

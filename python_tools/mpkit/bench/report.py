@@ -51,6 +51,24 @@ def _device(r: dict) -> str:
     return f"{name}, virtual: host-measured" if r.get("virtual") else name
 
 
+def _quality_by_delegate(records: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """On-device quality of each bundle per delegate, side by side (worst frame PSNR / SSIM;
+    a bundle measured more than once shows its worst record)."""
+    delegates = sorted({r["delegate"] for r in records if r.get("quality")})
+    table: dict[tuple, dict[str, dict]] = {}
+    for r in records:
+        if r.get("quality"):
+            cell = table.setdefault((r["model_id"], r["backend"], r["precision"]), {})
+            old = cell.get(r["delegate"])
+            if old is None or r["quality"]["psnr_db_min"] < old["psnr_db_min"]:
+                cell[r["delegate"]] = r["quality"]
+    head = ["bundle", *(f"{d}: PSNR dB / SSIM" for d in delegates)]
+    rows = [[" ".join(key), *(f"{_fmt(q[d]['psnr_db_min'])} / {_fmt(q[d]['ssim_min'], 'ssim')}"
+                              if d in q else "–" for d in delegates)]
+            for key, q in sorted(table.items())]
+    return head, rows
+
+
 def _fmt(v, key: str = "") -> str:
     if v is None:
         return "–"
@@ -119,7 +137,8 @@ def _plots(records: list[dict], folder: Path) -> list[tuple[str, str]]:
         for i, r in enumerate(sorted(rated, key=lambda r: r["p50_ms"])):
             point = (r["p50_ms"], r["quality"]["psnr_db_min"])
             ax.scatter(*point, s=40)
-            ax.annotate(_plain(f"{r['backend']} {r['precision']}"), point, fontsize=7,
+            ax.annotate(_plain(f"{r['backend']} {r['precision']} {r['delegate']}"), point,
+                        fontsize=7,
                         xytext=(4, 4 if i % 2 == 0 else -11), textcoords="offset points")
         ax.margins(0.2)  # room for the labels
         ax.set_xlabel("p50 frame time (ms)")
@@ -201,14 +220,23 @@ def write_report(store: Store, run_ids: list[str], out: Path, fmt: str,
     title = f"mpkit benchmark: {', '.join(run_ids)}"
     note = ("Records from virtual devices are measured on this host with its CPU runtimes: "
             "they are not phone figures." if virtual else "Measured on the devices listed.")
+    if any(r.get("timing_note") for r in records):
+        note += (" GPU records from virtual devices ran LiteRT's real GPU accelerator on a "
+                 "software Vulkan device (SwiftShader): placement and numerics are real, times "
+                 "are not GPU speed.")
     note += (" Quality compares the frames the device rendered with the host's eager float "
              "pipeline on the same sample.")
+    q_head, q_rows = _quality_by_delegate(records)
     rows = [[_device(r)] + [_fmt(_get(r, key), key) for _, key in COLUMNS[1:]] for r in records]
     if fmt == "md":
         lines = [f"# {_md(title)}", "", f"**{note}**", "",
                  "| " + " | ".join(h for h, _ in COLUMNS) + " |",
                  "|" + "---|" * len(COLUMNS)]
         lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+        if q_rows:
+            lines += ["", "## On-device quality per delegate", "",
+                      "| " + " | ".join(q_head) + " |", "|" + "---|" * len(q_head)]
+            lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in q_rows]
         lines += [""] + [f"## {t}\n\n![{t}]({p})\n" for t, p in plots]
         if failed:
             lines += ["## Failed cells", ""] + [
@@ -219,6 +247,11 @@ def write_report(store: Store, run_ids: list[str], out: Path, fmt: str,
         head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in COLUMNS)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                        for row in rows)
+        quality = "" if not q_rows else (
+            "<h2>On-device quality per delegate</h2><table><tr>"
+            + "".join(f"<th>{html.escape(h)}</th>" for h in q_head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                      for row in q_rows) + "</table>")
         figures = "".join(f"<h2>{html.escape(t)}</h2><img src='{html.escape(p)}' "
                           f"alt='{html.escape(t)}'>"
                           for t, p in plots)
@@ -230,7 +263,7 @@ def write_report(store: Store, run_ids: list[str], out: Path, fmt: str,
                 "padding:4px 8px;text-align:right}th{background:#eee}.note{background:#fff3cd;"
                 "padding:8px;border:1px solid #e0c36c}img{max-width:100%}</style>"
                 f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(note)}</p>"
-                f"<table><tr>{head}</tr>{body}</table>{figures}"
+                f"<table><tr>{head}</tr>{body}</table>{quality}{figures}"
                 + (f"<h2>Failed cells</h2><ul>{fails}</ul>" if fails else ""))
     with atomic_output(out) as tmp:
         tmp.write_text(text)

@@ -230,6 +230,11 @@ def run_cell(device: Device, spec: BenchSpec, run_id: str, cell: Cell, virtual: 
                   threads=result.threads, driving=result.driving,
                   temperature_after_c=_max_temp(device), request=request.model_dump(),
                   result=result.model_dump())
+    if virtual and result.delegate == "gpu":  # the virtual device's GPU is the software one
+        from mpkit.gpu import software
+
+        record.update(timing_note=software.TIMING_LABEL,
+                      software_gpu=software.status().package_version)
     if result.times is not None:
         record.update(summarize(result.times.frame_ms), load_ms=result.times.load_ms,
                       source_stage_ms=result.times.source_stage_ms, pss_mb=result.pss_mb)

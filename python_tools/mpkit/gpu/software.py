@@ -97,6 +97,19 @@ def _apt_download(folder: str) -> subprocess.CompletedProcess:
     return done
 
 
+def require_gpu_process() -> SoftwareGpu:
+    """Refuses to load the GPU accelerator into a process that was not started for it: without
+    the driver in its environment LiteRT would quietly run everything on the CPU, and a crash of
+    the accelerator takes the whole process down."""
+    gpu = require()
+    if os.environ.get("VK_ICD_FILENAMES") != str(driver_dir() / "icd.json"):
+        raise DependencyError("the GPU accelerator runs only in a process started with "
+                              "mpkit.gpu.software.child_env() (mpkit's GPU child processes and "
+                              "the virtual device's benchmark process); use "
+                              "mpkit.gpu.accelerator.run from anywhere else")
+    return gpu
+
+
 def setup() -> SoftwareGpu:
     """Downloads `chromium-common` with apt (checked against Debian's signed index), extracts
     only the SwiftShader driver into the cache, and writes an ICD file with its absolute path.

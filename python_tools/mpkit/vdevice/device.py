@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from mpkit import __version__
 from mpkit.bench.protocol import APP_PACKAGE, BENCH_ACTIVITY, RESULTS_DIR, BenchRequest
+from mpkit.gpu import software
 from mpkit.vdevice import auth
 from mpkit.vdevice.process import module_command
 from mpkit.vdevice.shell import Command, Result, Shell, tokenize
@@ -200,12 +201,15 @@ class VirtualDevice:
         bundle = self.resolve(request.bundle_dir)
         if bundle is None:
             raise ValueError(f"bundle_dir {request.bundle_dir!r} is outside the device")
+        env = None
+        if request.delegate == "gpu" and software.status().ready:
+            env = software.child_env()  # the app's GPU accelerator: the software Vulkan device
         with open(results / f"{request.run_id}.log", "w") as log:
             self.workers.append(subprocess.Popen(
                 module_command("mpkit.vdevice.bench_worker", "--request",
                                json.dumps(request.model_dump()), "--bundle", str(bundle),
                                "--results", str(results)),
-                stdout=log, stderr=log, cwd=results.parent))
+                stdout=log, stderr=log, cwd=results.parent, env=env))
 
     def app_pid(self) -> int | None:
         """The running benchmark process (the app's process on a phone), if any."""

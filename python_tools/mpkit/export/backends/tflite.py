@@ -82,7 +82,9 @@ class TfliteBackend(Backend):
     # (EMBEDDING_LOOKUP crashes it; the converter's grid_sample decomposition is slow and rejected).
     warp = "gather"
     precisions = ("fp32", "fp16", "mixed")
-    host_delegates = ("cpu",)  # LiteRT's CPU path (XNNPACK kernels); no GPU delegate here
+    # cpu: LiteRT's CPU path (XNNPACK kernels); gpu: LiteRT's real GPU accelerator, here on the
+    # software Vulkan device (`mpkit gpu setup`), in a process started for it.
+    host_delegates = ("cpu", "gpu")
 
     def check_precision(self, recipe: Recipe) -> None:
         super().check_precision(recipe)
@@ -118,7 +120,12 @@ class TfliteBackend(Backend):
                     ) -> HostRunner:
         from ai_edge_litert.interpreter import Interpreter
 
-        self.host_delegate(delegate)
+        if self.host_delegate(delegate) == "gpu":
+            from mpkit.gpu import software
+            from mpkit.gpu.litert import CompiledTflite
+
+            software.require_gpu_process()
+            return CompiledTflite(path, "gpu", threads=threads)
         interpreter = Interpreter(model_path=str(path), num_threads=threads)
         runner = interpreter.get_signature_runner()
         outputs = interpreter.get_signature_list()["serving_default"]["outputs"]
