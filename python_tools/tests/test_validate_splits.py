@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mpkit.export.recipes import load_calibration
+from mpkit.errors import MediaError
 from mpkit.export.validate import driving_indices
 from mpkit.media.image import read_image
 from mpkit.media.video import read_frames
@@ -47,3 +48,13 @@ def test_splits_share_no_photo_and_no_frame(asset, a, b):
 
     shared = frames(sa) & frames(sb)
     assert not shared, f"{a} and {b} both drive with {sorted(shared)}"
+
+
+def test_a_frame_range_the_clip_does_not_have_is_a_clear_error():
+    cal = load_calibration("validation")
+    empty = cal.model_copy(update={"driving": cal.driving.model_copy(update={"start": 130})})
+    with pytest.raises(MediaError, match=r"has no frames in \[130, 120\)"):
+        driving_indices(empty, 120)
+    window = cal.model_copy(update={"driving": cal.driving.model_copy(
+        update={"start": 10, "stop": 20, "frames": 3})})
+    assert all(10 <= i < 20 for i in driving_indices(window, 120))

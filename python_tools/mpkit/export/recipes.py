@@ -61,7 +61,8 @@ class Recipe(_Strict):
 class DrivingFrames(_Strict):
     video: str
     frames: int = Field(ge=1)
-    start: int = Field(0, ge=0)  # frames are taken evenly from this one to the last
+    start: int = Field(0, ge=0)  # frames are taken evenly from this one …
+    stop: int | None = Field(None, ge=1)  # … up to, not including, this one (None: to the end)
 
 
 class CalibrationSet(_Strict):

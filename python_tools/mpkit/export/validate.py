@@ -34,11 +34,11 @@ class Reference:
 
 def driving_indices(cal: CalibrationSet, length: int) -> list[int]:
     """The frames of its `length`-frame driving clip that the set `cal` takes."""
-    start = cal.driving.start
-    if start >= length:
-        raise MediaError(f"calibration set {cal.name}: {cal.driving.video} has no frames from "
-                         f"{start} on")
-    return [start + i for i in even_indices(length - start, cal.driving.frames)]
+    start, stop = cal.driving.start, min(cal.driving.stop or length, length)
+    if start >= stop:
+        raise MediaError(f"calibration set {cal.name}: {cal.driving.video} ({length} frames) "
+                         f"has no frames in [{start}, {stop})")
+    return [start + i for i in even_indices(stop - start, cal.driving.frames)]
 
 
 def _driving_frames(cal: CalibrationSet) -> list[np.ndarray]:
