@@ -40,20 +40,13 @@ def test_tflite_check_lists_every_op_per_target_and_each_warp_call(run_cli):
     assert report["gpu_problem"] is None
     verdicts = {v["model"]: v for v in report["gpu_accelerator"]}
     assert set(verdicts) == {"keypoints", "dense_motion", "synthesis", "multiview"}
-    assert verdicts["keypoints"]["fully_accelerated"]
+    for name, v in verdicts.items():  # the graphs are made for the real accelerator
+        assert v["fully_accelerated"] and v["gpu_ops"] == v["ops"] and not v["rejected"], name
     ops = {(r["component"], r["op"]): r for r in report["ops"]}
     conv = ops[("keypoints", "CONV_2D")]
     assert conv["where"] == {"cpu": {"xnnpack": conv["count"]}, "gpu": {"accepted": conv["count"]},
                              "nnapi": {"nnapi (API 27+)": conv["count"]}}
-    for component, verdict in verdicts.items():
-        rows = [r for (c, _), r in ops.items() if c == component]
-        if verdict["crash"]:  # every op of a crashed component says so
-            assert all(r["where"]["gpu"] == {"crashed": r["count"]} for r in rows)
-            assert verdict["crash_op"]
-        rejected = {r["op"] for r in verdict["rejected"] or []}
-        for r in rows:
-            if r["op"] in rejected:
-                assert r["where"]["gpu"].get("rejected") and r["reasons"]["gpu"]
+    assert all(r["where"]["gpu"] == {"accepted": r["count"]} for r in ops.values())
     assert not any(op == "GATHER_ND" for _, op in ops)  # the gather warp, not the decomposition
     warps = {w["component"]: w for w in report["warps"]}
     assert set(warps) == {"dense_motion", "synthesis", "multiview"}
@@ -61,7 +54,7 @@ def test_tflite_check_lists_every_op_per_target_and_each_warp_call(run_cli):
     assert (synthesis["impl"], synthesis["rank"], synthesis["grid_shape"]) == (
         "gather", 4, [1, 256, 256, 2])
     assert synthesis["where"]["nnapi"] == "nnapi"
-    assert synthesis["where"]["gpu"]
+    assert all(w["where"]["gpu"] == "gpu" for w in warps.values())
 
 
 def test_tflite_check_without_the_software_gpu_says_the_gpu_was_not_run(tmp_path, monkeypatch):

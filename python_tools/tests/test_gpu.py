@@ -26,7 +26,7 @@ def tflite_component(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu")
     recipe = load_recipe("fp32")
     paths = {}
-    for name in ("keypoints", "dense_motion"):
+    for name in ("keypoints",):
         component = model.components()[name]
         example = component.example_inputs(torch.Generator().manual_seed(0))
         paths[name] = (out / f"{name}.tflite", example)
@@ -70,12 +70,22 @@ def test_keypoints_run_fully_on_the_gpu_and_match_the_cpu(tflite_component):
             assert 10 * np.log10((c ** 2).sum() / max(((g - c) ** 2).sum(), 1e-30)) > 60
 
 
-def test_rejected_ops_come_with_the_delegates_own_reasons(tflite_component):
-    verdict = accelerator.place(tflite_component["dense_motion"][0])
-    if verdict.fully_accelerated:
-        pytest.fail("dense_motion is fully accelerated now: update this test to the new graph")
+def test_rejected_ops_come_with_the_delegates_own_reasons(tmp_path):
+    """A 5-D multiply: the accelerator takes the rest and says why not that op."""
+    import litert_torch
+
+    class FiveD(torch.nn.Module):
+        def forward(self, x):
+            y = x.reshape(1, 2, 3, 4, 5) * x.reshape(1, 2, 3, 4, 5).flip(-1)
+            return torch.relu(y.reshape(1, 6, 4, 5) + 1.0)
+
+    litert_torch.convert(FiveD().eval(), (torch.rand(1, 6, 4, 5),)).export(
+        str(tmp_path / "five_d.tflite"))
+    verdict = accelerator.place(tmp_path / "five_d.tflite")
+    assert verdict.fully_accelerated is False and verdict.crash is None
     assert verdict.gpu_ops + verdict.cpu_ops == verdict.ops and verdict.cpu_ops > 0
-    assert verdict.rejected and all(r.op.isupper() and r.reason for r in verdict.rejected)
+    assert any("dimensions must be less than 5" in r.reason for r in verdict.rejected)
+    assert all(r.op.isupper() and r.reason for r in verdict.rejected)
 
 
 def test_a_crash_in_the_accelerator_is_reported_with_the_op_that_causes_it(tmp_path):
