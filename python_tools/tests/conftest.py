@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,16 @@ def run_cli():
 @pytest.fixture(scope="session")
 def face_photos(asset):
     return {name: asset(name) for name in assets.assets_of_kind("face")}
+
+
+@pytest.fixture()
+def free_port():
+    """A TCP port on 127.0.0.1 nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -5,9 +5,9 @@ cannot run."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
+from conftest import listening
 
 from mpkit.export.backends import BACKENDS
 from mpkit.media import assets
@@ -16,18 +16,6 @@ from mpkit.media import assets
 def _doctor(run_cli):
     code, out, err = run_cli("doctor", "--json")
     return code, json.loads(out), err
-
-
-@pytest.fixture()
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_doctor_reports_everything_and_passes_here(run_cli, asset, monkeypatch, free_port):
@@ -46,7 +34,7 @@ def test_doctor_reports_everything_and_passes_here(run_cli, asset, monkeypatch, 
     total = len(assets.catalog()[1])
     assert checks["cached assets"]["detail"].startswith(f"{total}/{total} ")
     server = checks[f"adb server 127.0.0.1:{free_port}"]
-    assert server["detail"].startswith("not running") and not _listening(free_port)  # none started
+    assert server["detail"].startswith("not running") and not listening(free_port)  # none started
     assert checks["adb binary"]["ok"] and "Android Debug Bridge" in checks["adb binary"]["detail"]
     assert {"java", "javac", "kotlinc", "software GPU (SwiftShader Vulkan)"} <= set(checks)
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from mpkit.errors import MpkitError
 from mpkit.media.assets import sha256_file
+from mpkit.media.files import fsync_path
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -217,25 +218,17 @@ def prepare_output(out: Path, force: bool) -> Path:
     return Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish(staging: Path, manifest: Manifest, out: Path) -> None:
     """Writes the manifest last, syncs every file, then swaps the staging folder into place:
     the old bundle is renamed aside, the new one renamed in, the old one removed. At every
     moment a whole bundle is on disk, and a failed swap puts the old one back."""
     (staging / MANIFEST).write_text(json.dumps(manifest.model_dump(), indent=2) + "\n")
     for f in staging.iterdir():
-        _fsync(f)
-    _fsync(staging)
+        fsync_path(f)
+    fsync_path(staging)
     if not os.path.lexists(out):
         os.rename(staging, out)
-        _fsync(out.parent)
+        fsync_path(out.parent)
         return
     _check_replaceable(out)
     old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old."))
@@ -246,5 +239,5 @@ def publish(staging: Path, manifest: Manifest, out: Path) -> None:
         os.rename(old / out.name, out)
         old.rmdir()
         raise
-    _fsync(out.parent)
+    fsync_path(out.parent)
     shutil.rmtree(old)
