@@ -59,10 +59,7 @@ class DenseMotion(nn.Module):
                 - heatmaps(kp_source, tx, ty, self.variance))
         levels = self.hourglass(torch.cat([deformed, heat, source_masks], dim=1))
         final = levels[-1]
-        # softmax over the last axis (XNNPACK takes no other); the sum over G as a 1×1
-        # convolution by constant ones (XNNPACK has no sum)
-        contribution = torch.softmax(self.contribution(final).permute(0, 2, 3, 1), dim=-1)
-        contribution = contribution.permute(0, 3, 1, 2)  # [B,G,s,s]
+        contribution = self._softmax_over_g(self.contribution(final))  # [B,G,s,s]
         flow = torch.cat([F.conv2d(contribution * grid_x, self.sum_groups),
                           F.conv2d(contribution * grid_y, self.sum_groups)], dim=1)
         residual = torch.tanh(self.residual(final)) * RESIDUAL_SCALE
@@ -76,6 +73,17 @@ class DenseMotion(nn.Module):
                 r += 1
                 occlusions.append(torch.sigmoid(head(x)))
         return deformation, occlusions, final
+
+    def _softmax_over_g(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax over the channel axis from elementwise ops, a running maximum over the G
+        channels and the sum as a 1×1 convolution by constant ones: XNNPACK delegates softmax
+        only over the last axis, and ExecuTorch's XNNPACK delegate computes a permute-softmax-
+        permute after a convolution wrong (0.3 dB SQNR)."""
+        peak = logits[:, :1]
+        for g in range(1, logits.shape[1]):
+            peak = torch.maximum(peak, logits[:, g : g + 1])
+        e = torch.exp(logits - peak)
+        return e / F.conv2d(e, self.sum_groups)
 
     def forward(self, source_small, source_masks, kp_source, kp_driving):
         """→ (deformation [B,s,s,2], occlusion masks low→high res...)."""
