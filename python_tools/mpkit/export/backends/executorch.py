@@ -17,8 +17,10 @@ from mpkit.models.portrait import Component
 from mpkit.media.files import atomic_output
 
 
-# Recipe op kinds → the ATen ops the PT2E quantizer is told to annotate.
-_ATEN_OPS = {"conv": (torch.ops.aten.conv2d.default,), "linear": (torch.ops.aten.linear.default,)}
+# Recipe op kinds → the learned layers the PT2E quantizer annotates. By module type, not by ATen
+# op: the TPS solve and the flow sums are functional 1×1 convolutions by constant ones,
+# arithmetic that must stay float.
+_MODULES = {"conv": (torch.nn.Conv2d,), "linear": (torch.nn.Linear,)}
 
 
 def quantize_pt2e(component: Component, example, recipe: Recipe,
@@ -36,8 +38,8 @@ def quantize_pt2e(component: Component, example, recipe: Recipe,
         quantizer.set_global(config)
     else:
         for kind in recipe.quantize.ops:
-            for op in _ATEN_OPS[kind]:
-                quantizer.set_operator_type(op, config)
+            for module in _MODULES[kind]:
+                quantizer.set_module_type(module, config)
     graph = prepare_pt2e(torch.export.export(component, example, strict=True).module(), quantizer)
     for args in calibration:
         graph(*args)
