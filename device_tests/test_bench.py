@@ -16,14 +16,15 @@ from mpkit.errors import DeviceError
 FAST = dict(frames=8, warmup=2, cooldown_s=0, timeout_s=120)
 
 
-def test_deploy_is_content_addressed_and_verified(app, bundle, fleet):
+def test_deploy_is_content_addressed_and_verified(app, bundle, tmp_path):
     remote, pushed = deploy(app, bundle)
     assert pushed or remote  # first deploy in this session pushes
     _, pushed_again = deploy(app, bundle)
     assert pushed_again is False
     # Tamper with one file on the device: the next deploy finds and replaces it.
-    target = fleet.running[0].device.resolve(f"{remote}/face_landmark.tflite")
-    target.write_bytes(target.read_bytes()[:-10])
+    bad = tmp_path / "face_landmark.tflite"
+    bad.write_bytes((bundle / "face_landmark.tflite").read_bytes()[:-10])
+    app.push(bad, f"{remote}/face_landmark.tflite")
     _, repaired = deploy(app, bundle)
     assert repaired is True
 
@@ -48,6 +49,7 @@ def test_bench_records_timings_and_is_labelled_host_measured(app, bundle, tmp_pa
     assert (tmp_path / "report_files" / "quality.png").stat().st_size > 5000
 
 
+@pytest.mark.virtual_only
 def test_interrupted_run_resumes_without_redoing_cells(app, bundle, tmp_path, fleet):
     store = Store(tmp_path / "r.sqlite")
     spec = BenchSpec(bundles=[str(bundle)], repeat=2, **FAST)
@@ -77,12 +79,14 @@ def test_interrupted_run_resumes_without_redoing_cells(app, bundle, tmp_path, fl
     assert sorted(r["repeat"] for r in store.records(["resume-test"])) == [0, 1]
 
 
+@pytest.mark.virtual_only
 def test_app_crash_reports_logcat(app, bundle, tmp_path, fleet):
     fleet.running[0].device.faults.crash_app = True
     with pytest.raises(CommandFailed, match="crashed(.|\n)*FATAL EXCEPTION"):
         run_bench(BenchSpec(bundles=[str(bundle)], **FAST), [app], Store(tmp_path / "r.sqlite"))
 
 
+@pytest.mark.virtual_only
 def test_hung_benchmark_times_out(app, bundle, tmp_path, fleet):
     fleet.running[0].device.faults.crash_app = False
     original = fleet.running[0].device.launch_benchmark
@@ -95,6 +99,7 @@ def test_hung_benchmark_times_out(app, bundle, tmp_path, fleet):
         fleet.running[0].device.launch_benchmark = original
 
 
+@pytest.mark.virtual_only
 def test_result_from_a_newer_protocol_is_a_clear_error(app, fleet):
     from mpkit.bench.protocol import parse_result
 
@@ -105,6 +110,7 @@ def test_result_from_a_newer_protocol_is_a_clear_error(app, fleet):
         parse_result(text, "new.json")
 
 
+@pytest.mark.virtual_only
 def test_dropped_link_mid_deploy_is_reported(app, bundle, fleet):
     fleet.running[0].device.faults.drop_link_on = "sha256sum"
     try:
@@ -133,6 +139,7 @@ def test_sustained_mode_records_an_fps_and_temperature_curve(app, bundle, tmp_pa
     assert (tmp_path / "report_files" / "sustained.png").stat().st_size > 5000
 
 
+@pytest.mark.virtual_only
 def test_devices_run_in_parallel_one_worker_each(bundle, tmp_path, fleet, connect_virtual,
                                                  stand_in_apk):
     devices = [connect_virtual(i) for i in range(len(fleet.running))]
@@ -150,6 +157,7 @@ def test_devices_run_in_parallel_one_worker_each(bundle, tmp_path, fleet, connec
     assert set(started[:2]) == {d.serial for d in devices}
 
 
+@pytest.mark.virtual_only
 def test_link_dropped_mid_push_then_redeploy_completes(app, bundle, fleet):
     vdev = fleet.running[0].device
     addr = f"127.0.0.1:{fleet.server.port}"

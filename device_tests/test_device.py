@@ -89,7 +89,7 @@ def test_two_devices_and_no_serial(adb_addr):
 
 
 def test_unknown_serial_and_no_server():
-    with pytest.raises(NoDevice, match="cannot reach the adb server"):
+    with pytest.raises(NoDevice, match="no adb server at 127.0.0.1:9"):
         device_lib.connect(None, "127.0.0.1:9")
 
 
