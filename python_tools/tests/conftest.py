@@ -43,6 +43,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+@pytest.fixture()
+def listening():
+    """Whether something accepts connections on a 127.0.0.1 port."""
+
+    def check(port: int) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    return check

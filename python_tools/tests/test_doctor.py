@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import listening
 
 from mpkit.export.backends import BACKENDS
 from mpkit.media import assets
@@ -18,7 +17,8 @@ def _doctor(run_cli):
     return code, json.loads(out), err
 
 
-def test_doctor_reports_everything_and_passes_here(run_cli, asset, monkeypatch, free_port):
+def test_doctor_reports_everything_and_passes_here(run_cli, asset, monkeypatch, free_port,
+                                                   listening):
     monkeypatch.delenv("QNN_SDK_ROOT", raising=False)
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(free_port))
     code, report, err = _doctor(run_cli)
