@@ -8,6 +8,7 @@ import contextlib
 import io
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,3 +76,29 @@ def quiet(log: Path) -> Iterator[None]:
             with contextlib.suppress(FileNotFoundError):  # another run of the command removed it
                 if not log.stat().st_size:
                     log.unlink()
+
+
+@contextmanager
+def native_stderr() -> Iterator[list[str]]:
+    """The lines written to stderr inside, by native code on fd 2 or through Python's
+    `sys.stderr` (where ExecuTorch's pybindings log), collected into the yielded list on exit
+    (also when an exception leaves) and passed on to where stderr went before."""
+    said: list[str] = []
+    previous = sys.stderr
+    previous.flush()
+    saved_fd = os.dup(2)
+    with tempfile.TemporaryFile() as sink, \
+            open(os.dup(sink.fileno()), "w", buffering=1, closefd=True) as stream:
+        os.dup2(sink.fileno(), 2)
+        sys.stderr = stream
+        try:
+            yield said
+        finally:
+            stream.flush()
+            sys.stderr = previous
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            sink.seek(0)
+            text = sink.read(1 << 20).decode(errors="replace")
+            previous.write(text)
+            said.extend(line.strip() for line in text.splitlines() if line.strip())

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mpkit import logs
 from mpkit.errors import MpkitError
 from mpkit.export.backends.base import Backend, HostRunner
 from mpkit.export.placement import OpPlacement, WarpSite, executorch_ops
@@ -106,7 +107,15 @@ class _ExecuTorchBackend(Backend):
 
         self.host_delegate(delegate)
         set_threadpool(threads)
-        method = Runtime.get().load_program(str(path)).load_method("forward")
+        try:
+            with logs.native_stderr() as said:
+                method = Runtime.get().load_program(str(path)).load_method("forward")
+        except RuntimeError as error:
+            why = [line for line in said if not line.startswith("[cpuinfo")][-3:]
+            raise MpkitError(
+                f"{path.name} does not load in the ExecuTorch runtime ({'; '.join(why) or error}):"
+                f" {self.name} cannot compile what this recipe made of it; use a recipe that "
+                "keeps more in float") from None
 
         def run(*inputs: np.ndarray) -> list[np.ndarray]:
             outputs = method.execute([torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
