@@ -35,3 +35,20 @@ def list_(as_json: bool) -> None:
     for r in rows:
         cached = "cached" if r["cached"] else "-"
         click.echo(f"{r['name']:34} {r['kind']:6} {cached:7} {r['package']}")
+
+
+@assets.command("convert-face-nets")
+@json_option
+def convert_face_nets(as_json: bool) -> None:
+    """Convert the TF.js face networks (face-api.js, Human) to hash-checked safetensors."""
+    from mpkit.facenets import convert
+
+    nets = convert.FACE_NETS.values()
+    lib.fetch([a for n in nets for a in (n.manifest, *n.shards)])
+    rows = [{"name": n.name, "path": str(convert.convert(n.name)), "sha256": n.sha256,
+             "source": n.source} for n in nets]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['name']:22} {r['path']}  ({r['source']})")
