@@ -71,15 +71,18 @@ def test_face_api_recognition_net_is_dlibs_network(nets, asset):
     aligned chips the two embeddings nearly coincide, so it cannot be the identity loss while
     `mpkit eval` scores with dlib."""
     dlib = pytest.importorskip("dlib")
-    from mpkit.metrics.identity import SAME_PERSON, IdentityEmbedder
+    from mpkit.metrics.identity import SAME_PERSON
 
-    embedder, detector = IdentityEmbedder(), dlib.get_frontal_face_detector()
+    shape = dlib.shape_predictor(str(asset("shape_predictor_5_face_landmarks.dat")))
+    dlib_net = dlib.face_recognition_model_v1(
+        str(asset("dlib_face_recognition_resnet_model_v1.dat")))
+    detector = dlib.get_frontal_face_detector()
     ours, theirs = {}, {}
     for name in OBAMA + OTHERS:
         image = read_image(asset(name))
         box = max(detector(image, 1), key=lambda r: r.area())
-        chip = dlib.get_face_chip(image, embedder._shape(image, box), size=150, padding=0.25)
-        theirs[name] = np.array(embedder._net.compute_face_descriptor(chip))
+        chip = dlib.get_face_chip(image, shape(image, box), size=150, padding=0.25)
+        theirs[name] = np.array(dlib_net.compute_face_descriptor(chip))
         x = torch.from_numpy(chip).permute(2, 0, 1)[None].float()
         ours[name] = nets["face_recognition_net"](x)[0].numpy()
     gaps = [np.linalg.norm(ours[n] - theirs[n]) for n in ours]
