@@ -20,6 +20,7 @@ from mpkit.export import bundle
 from mpkit.export.backends import BACKENDS
 from mpkit.export.pipeline import HELPERS
 from mpkit.models import portrait
+from mpkit.pipeline import crop
 
 ROOT = Path(__file__).resolve().parents[2]
 KOTLIN_TIMEOUT_S = 1200  # from scratch: npm + apt installs, two kotlinc runs on a busy machine
@@ -152,3 +153,7 @@ def test_catalog_versions_are_the_ones_used_here():
     assert versions["kotlin"] == pinned[1]
     assert versions["executorch"] == metadata.version("executorch")
     assert versions["litert"] == metadata.version("ai-edge-litert")
+
+
+def test_pipeline_constants_agree(kotlin):
+    assert (kotlin["crop_scale"], kotlin["crop_lift"]) == (crop.CROP_SCALE, crop.CROP_LIFT)

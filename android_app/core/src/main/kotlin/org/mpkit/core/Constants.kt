@@ -2,7 +2,7 @@ package org.mpkit.core
 
 import org.json.JSONObject
 
-/** The protocol and manifest constants this core really uses, for the cross-language check. */
+/** The protocol, manifest and pipeline constants this core really uses, for the cross-language check. */
 fun constants(): JSONObject = json(
     mapOf(
         "protocol_version" to Protocol.VERSION,
@@ -39,7 +39,9 @@ fun constants(): JSONObject = json(
         "backends" to ModelBundle.BACKENDS,
         "backend_delegates" to ModelBundle.BACKEND_DELEGATES,
         "required_components" to ModelBundle.REQUIRED_COMPONENTS,
-        "required_helpers" to ModelBundle.REQUIRED_HELPERS
+        "required_helpers" to ModelBundle.REQUIRED_HELPERS,
+        "crop_scale" to FaceCrop.SCALE,
+        "crop_lift" to FaceCrop.LIFT
     )
 ) as JSONObject
 
