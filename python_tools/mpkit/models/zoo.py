@@ -6,11 +6,13 @@ from pathlib import Path
 
 import torch
 
+from mpkit.errors import MpkitError
 from mpkit.models.checkpoint import load_weights
 from mpkit.models.config import load_config, model_ids, models_dir
 from mpkit.models.portrait import PortraitModel
+from mpkit.pipeline import pose_bank as bank
 
-__all__ = ["build", "model_ids", "default_checkpoint"]
+__all__ = ["build", "model_ids", "default_checkpoint", "pose_bank"]
 
 
 def default_checkpoint(model_id: str) -> Path | None:
@@ -29,3 +31,14 @@ def build(model_id: str, checkpoint: str | Path | None = None, seed: int = 0) ->
         load_weights(model, Path(checkpoint))
         model.trained = True
     return model.eval()
+
+
+def pose_bank(model_id: str) -> bank.PoseBank:
+    """The pseudo-multiview pose bank shipped in `models/<id>/` (the same for any checkpoint)."""
+    cfg = load_config(model_id)
+    path = models_dir() / model_id / bank.BANK_FILE
+    if not path.is_file():
+        raise MpkitError(f"model {model_id} has no pose bank ({path}): measure one with "
+                         f"mpkit.pipeline.pose_bank.measure_for_model({model_id!r}, "
+                         "['carphone.mp4'], 0.2)")
+    return bank.load(path, cfg.views)

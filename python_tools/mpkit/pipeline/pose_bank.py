@@ -1,0 +1,144 @@
+"""The pseudo-multiview pose bank: T affine motions of the keypoints, shipped with each model.
+
+The multiview component sees the source warped to T poses. Those poses used to be T frames of
+the driving clip (all of it, future frames included), which live camera driving cannot know.
+Now view t moves every source keypoint (x, y) to A_t (x, y, 1): the same T motions in training
+and inference, on the host and on the phone (`org.mpkit.core.PoseBank`), for every model (the
+motions act on positions in the 256² crop, so they need no checkpoint). They are measured once
+from real head motion: per training clip, the least-squares affine map from the first frame's
+facial landmarks to each frame's; view 0 is the identity (the source's own pose), the others
+are k-means centres of those maps. The bank is `models/<id>/pose_bank.json` (JSON, which the
+phone reads with org.json).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mpkit.errors import MpkitError
+
+BANK_FILE = "pose_bank.json"
+FORMAT = "mpkit pose bank"
+VERSION = 1
+KMEANS_ITERATIONS = 50
+IDENTITY = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+
+
+@dataclass(frozen=True)
+class PoseBank:
+    affines: np.ndarray  # [T,2,3] float32: view t moves (x, y) to affines[t] @ (x, y, 1)
+    measured_from: dict = field(default_factory=dict)
+
+    @property
+    def views(self) -> int:
+        return len(self.affines)
+
+    def apply(self, kp: torch.Tensor) -> torch.Tensor:
+        """kp [B,K,2] → the T view keypoints [B*T,K,2] (each sample's T views together), in
+        float32 as (a·x + b·y) + c, the order the Kotlin core uses."""
+        a = torch.from_numpy(self.affines)[None, :, None]  # [1,T,1,2,3]
+        x, y = kp[:, None, :, 0], kp[:, None, :, 1]  # [B,1,K]
+        moved = [(a[..., r, 0] * x + a[..., r, 1] * y) + a[..., r, 2] for r in (0, 1)]
+        return torch.stack(moved, dim=-1).reshape(-1, kp.shape[1], 2)
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "views": self.views,
+                "affines": self.affines.tolist(), "measured_from": self.measured_from}
+
+
+def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The least-squares affine map [2,3] taking points src [N,2] to dst [N,2] (float64)."""
+    design = np.concatenate([src, np.ones((len(src), 1))], axis=1).astype(np.float64)
+    solution, *_ = np.linalg.lstsq(design, dst.astype(np.float64), rcond=None)
+    return solution.T
+
+
+def measure(tracks: list[np.ndarray], views: int, measured_from: dict) -> PoseBank:
+    """The bank from facial-landmark tracks (per clip [N,P,2], one crop per clip): identity, then
+    the `views - 1` k-means centres (farthest-point start, fixed iterations) of the affine maps
+    from each clip's first frame to its frames; the identity is a fixed centre."""
+    maps = np.stack([fit_affine(track[0], frame).ravel() for track in tracks for frame in track])
+    centres = [IDENTITY.ravel()]
+    for _ in range(views - 1):
+        gap = np.min([np.linalg.norm(maps - c, axis=1) for c in centres], axis=0)
+        centres.append(maps[int(np.argmax(gap))])
+    centres = np.stack(centres)
+    for _ in range(KMEANS_ITERATIONS):
+        nearest = np.argmin(np.linalg.norm(maps[:, None] - centres[None], axis=2), axis=1)
+        for k in range(1, views):
+            if (nearest == k).any():
+                centres[k] = maps[nearest == k].mean(axis=0)
+    order = 1 + np.argsort(np.linalg.norm(centres[1:] - centres[0], axis=1))
+    affines = centres[[0, *order]].reshape(views, 2, 3).astype(np.float32)
+    return PoseBank(affines, {**measured_from, "frames": len(maps)})
+
+
+def save(bank: PoseBank, path: Path) -> None:
+    from mpkit.media.files import atomic_output
+
+    data = bank.to_json()
+    views = ",\n  ".join(json.dumps(a) for a in data.pop("affines"))  # one line per view
+    text = json.dumps(data, indent=1)[:-2] + f',\n "affines": [\n  {views}\n ]\n}}\n'
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def load(path: Path, views: int) -> PoseBank:
+    """The bank at `path`, which must have `views` motions."""
+    try:
+        data = json.loads(path.read_text())
+        if data.get("format") != FORMAT or data.get("version") != VERSION:
+            raise ValueError(f"not a {FORMAT} version {VERSION}")
+        affines = np.asarray(data["affines"], np.float32)
+        if affines.shape != (data["views"], 2, 3):
+            raise ValueError(f"affines of shape {affines.shape}, not ({data['views']}, 2, 3)")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise MpkitError(f"{path}: unreadable pose bank: {e}; measure it again "
+                         "(mpkit.pipeline.pose_bank.measure_for_model)") from e
+    if len(affines) != views:
+        raise MpkitError(f"{path}: {len(affines)} poses, the model has views: {views}; measure "
+                         "it again (mpkit.pipeline.pose_bank.measure_for_model)")
+    return PoseBank(affines, data.get("measured_from", {}))
+
+
+def measure_for_model(model_id: str, clips: list[tuple[str, int, int]]) -> PoseBank:
+    """Measures the bank from the frames [start, stop) of each clip (video, start, stop): its
+    training frames, cut like a driving clip (the crop of its first frame) and writes it to
+    models/<model_id>/. Frames without a face are left out."""
+    from mpkit.errors import NoFaceError
+    from mpkit.landmarks.face import FaceLandmarker, FaceTracker
+    from mpkit.media.assets import asset_path
+    from mpkit.media.video import read_frames
+    from mpkit.models.config import load_config, models_dir
+    from mpkit.pipeline.animator import facial_keypoints
+    from mpkit.pipeline.crop import face_crop
+
+    cfg = load_config(model_id)
+    landmarker, tracks = FaceLandmarker(), []
+    for video, start, stop in clips:
+        path = Path(video) if Path(video).is_file() else asset_path(video)
+        tracker, crop, track = FaceTracker(landmarker, video), None, []
+        for i, frame in enumerate(read_frames(path, limit=stop)):
+            if i < start:
+                continue
+            try:
+                points = tracker.update(frame).points
+            except NoFaceError:
+                tracker.roi = None
+                continue
+            crop = crop or face_crop(points)
+            track.append(facial_keypoints(points, crop, cfg.resolution))
+        if len(track) < 2:
+            raise MpkitError(f"{video} frames [{start}, {stop}): {len(track)} with a face; the "
+                             "pose bank needs at least 2")
+        tracks.append(np.stack(track))
+    bank = measure(tracks, cfg.views, {
+        "clips": [list(c) for c in clips], "reference": "each clip's first frame with a face",
+        "landmarks": "the 106 facial keypoints in the crop of that frame"})
+    save(bank, models_dir() / model_id / BANK_FILE)
+    return bank
