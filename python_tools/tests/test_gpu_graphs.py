@@ -133,7 +133,7 @@ def carphone_motion(asset):
     """dense_motion's inputs from the eager pipeline on carphone with the shipped mp-tiny."""
     from mpkit.landmarks.face import FaceTracker
     from mpkit.media.video import read_frames
-    from mpkit.pipeline.animator import Animator, evenly
+    from mpkit.pipeline.animator import Animator
 
     frames = [np.asarray(f) for f in read_frames(asset("carphone.mp4"), limit=30)]
     model = zoo.build("mp-tiny", zoo.default_checkpoint("mp-tiny"))
@@ -146,7 +146,7 @@ def carphone_motion(asset):
 
     animator = Animator(model, runners={"dense_motion": record})
     avatar = animator.prepare_source(frames[0])
-    driving = animator.prepare_driving(avatar, frames[0], evenly(frames, model.cfg.views))
+    driving = animator.prepare_driving(avatar, frames[0])
     tracker = FaceTracker(animator.landmarker, "carphone")
     for frame in frames[1::5]:
         animator.frame(avatar, driving, frame, tracker.update(frame).points)

@@ -13,9 +13,11 @@ import torch
 
 from mpkit.landmarks.face import FaceLandmarker, FaceTracker, Segmenter
 from mpkit.landmarks.facial import facial_indices, facial_mask, to_unit
+from mpkit.models import zoo
 from mpkit.models.portrait import PortraitModel
 from mpkit.pipeline.crop import Crop, face_crop
-from mpkit.pipeline.inpaint import Inpainter, OpenCVInpainter, pseudo_background
+from mpkit.pipeline.inpaint import Inpainter, pseudo_background
+from mpkit.pipeline.pose_bank import PoseBank
 
 
 def even_indices(length: int, count: int) -> list[int]:
@@ -24,8 +26,14 @@ def even_indices(length: int, count: int) -> list[int]:
 
 
 def evenly(frames: list[np.ndarray], count: int) -> list[np.ndarray]:
-    """The frames at `even_indices` (e.g. the T pseudo-multiview poses of a driving clip)."""
+    """The frames at `even_indices`."""
     return [frames[i] for i in even_indices(len(frames), count)]
+
+
+def facial_keypoints(points: np.ndarray, crop: Crop, resolution: int) -> np.ndarray:
+    """The facial-keypoint subset of a face mesh, in the crop's [-1,1] coordinates."""
+    return to_unit(crop.points_to_crop(points[facial_indices()], resolution),
+                   resolution).astype(np.float32)
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -47,8 +55,8 @@ class Avatar:
     masks: torch.Tensor  # [1,2,s,s] foreground, facial-keypoint mask
     background: torch.Tensor
     kp: torch.Tensor
+    multiview: torch.Tensor  # the source warped to the pose bank's T poses, encoded
     faces_found: int
-    multiview: torch.Tensor | None = None
 
 
 @dataclass
@@ -61,11 +69,13 @@ class Driving:
 
 class Animator:
     """`runners` replaces components by name with other callables of the same I/O (tensors in,
-    tuple of tensors out), e.g. exported artifacts run by their host runtime."""
+    tuple of tensors out), e.g. exported artifacts run by their host runtime. The pose bank is
+    the model's shipped one unless given."""
 
     def __init__(self, model: PortraitModel, inpainter: Inpainter | None = None,
                  runners: dict[str, Callable[..., tuple[torch.Tensor, ...]]] | None = None,
-                 landmarker: FaceLandmarker | None = None, segmenter: Segmenter | None = None):
+                 landmarker: FaceLandmarker | None = None, segmenter: Segmenter | None = None,
+                 pose_bank: PoseBank | None = None):
         self.model = model.eval()
         self.cfg = model.cfg
         parts = {**model.components(), **(runners or {})}
@@ -73,15 +83,17 @@ class Animator:
         self.synthesis, self.multiview = parts["synthesis"], parts["multiview"]
         self.landmarker = landmarker or FaceLandmarker()
         self.segmenter = segmenter or Segmenter()
-        self.inpainter = inpainter or OpenCVInpainter()
+        self.inpainter = inpainter
+        self.pose_bank = pose_bank or zoo.pose_bank(self.cfg.id)
 
     def _facial_kp(self, points: np.ndarray, crop: Crop) -> np.ndarray:
-        r = self.cfg.resolution
-        return to_unit(crop.points_to_crop(points[facial_indices()], r), r).astype(np.float32)
+        return facial_keypoints(points, crop, self.cfg.resolution)
 
     @torch.no_grad()
     def prepare_source(self, image: np.ndarray, name: str = "source") -> Avatar:
-        """Source stage, part 1: crop, facial keypoints, masks, pseudo background, keypoints."""
+        """The source stage, from the photo alone: crop, facial keypoints, masks, pseudo
+        background, keypoints, and the T pseudo-multiview features (the source warped to the
+        pose bank's poses)."""
         r, s = self.cfg.resolution, self.cfg.dense_motion.size
         face = self.landmarker.landmarks(image, name=name)
         crop = face_crop(face.points)
@@ -94,10 +106,14 @@ class Animator:
                 torch.from_numpy(foreground)[None, None], size=(s, s), mode="area")[0, 0]),
             facial_mask(facial, s),
         ])[None]
-        source = to_tensor(cropped)
+        source, masks = to_tensor(cropped), torch.from_numpy(masks)
         kp, _ = self.keypoints(source, torch.from_numpy(facial)[None])
-        return Avatar(cropped, source, self.model.source_small(source), torch.from_numpy(masks),
-                      to_tensor(background), kp, face.faces_found)
+        small, background = self.model.source_small(source), to_tensor(background)
+        motions = [self.dense_motion(small, masks, kp, view[None])
+                   for view in self.pose_bank.apply(kp)]
+        stacked = [torch.cat(parts, dim=0) for parts in zip(*motions)]
+        (multiview,) = self.multiview(source, background, *stacked)
+        return Avatar(cropped, source, small, masks, background, kp, multiview, face.faces_found)
 
     def _drive_kp(self, frame_crop: np.ndarray, points: np.ndarray, crop: Crop) -> torch.Tensor:
         kp, _ = self.keypoints(to_tensor(frame_crop),
@@ -105,24 +121,15 @@ class Animator:
         return kp
 
     @torch.no_grad()
-    def prepare_driving(self, avatar: Avatar, first: np.ndarray, views: list[np.ndarray],
+    def prepare_driving(self, avatar: Avatar, first: np.ndarray, views: object = None,
                         name: str = "driving") -> Driving:
-        """Source stage, part 2: the driving crop, the reference keypoints and the T pseudo-
-        multiview features (the source warped to T poses of the driving video)."""
-        r = self.cfg.resolution
+        """The driving crop and reference keypoints, from the first driving frame alone (live
+        camera driving knows no later frame). `views` is ignored: it stays only until the
+        callers that still pass view frames drop them."""
         face = self.landmarker.landmarks(first, name=f"{name} frame 0")
         crop = face_crop(face.points)
-        driving = Driving(crop, self._drive_kp(crop.apply(first, r), face.points, crop))
-        if len(views) != self.cfg.views:
-            raise ValueError(f"need {self.cfg.views} view frames, got {len(views)}")
-        motions = []
-        for i, frame in enumerate(views):
-            points = self.landmarker.landmarks(frame, name=f"{name} view {i}").points
-            kp = self._relative(avatar, driving, self._drive_kp(crop.apply(frame, r), points, crop))
-            motions.append(self.dense_motion(avatar.source_small, avatar.masks, avatar.kp, kp))
-        stacked = [torch.cat(parts, dim=0) for parts in zip(*motions)]
-        (avatar.multiview,) = self.multiview(avatar.source, avatar.background, *stacked)
-        return driving
+        return Driving(crop, self._drive_kp(crop.apply(first, self.cfg.resolution), face.points,
+                                            crop))
 
     @staticmethod
     def _relative(avatar: Avatar, driving: Driving, kp: torch.Tensor) -> torch.Tensor:

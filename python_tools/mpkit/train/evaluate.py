@@ -25,7 +25,7 @@ from mpkit.metrics.identity import IdentityEmbedder, identity_distance
 from mpkit.metrics.image import l1, psnr, ssim
 from mpkit.metrics.landmarks import expression_distance, face_region, landmark_distance
 from mpkit.models.portrait import PortraitModel
-from mpkit.pipeline.animator import Animator, evenly
+from mpkit.pipeline.animator import Animator
 
 IDENTITY = "identity copy"
 
@@ -51,7 +51,7 @@ def _animate(model: PortraitModel, source: np.ndarray, frames: list[np.ndarray],
     """(source crop, driving crops, generated frames) for `driven` frames of the clip `frames`."""
     animator = Animator(model)
     avatar = animator.prepare_source(source, name=f"{name} source")
-    drive = animator.prepare_driving(avatar, frames[0], evenly(frames, model.cfg.views), name)
+    drive = animator.prepare_driving(avatar, frames[0], name=name)
     pairs = list(animator.run(avatar, drive, driven, name=name))
     return avatar.image, [p[0] for p in pairs], [p[1] for p in pairs]
 

@@ -54,6 +54,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.weights = torch.from_numpy(facial_weights())
+        self.pose_bank = zoo.pose_bank(cfg.model)  # the multiview poses inference uses
         self.step = 0
         self.vgg = (adversarial.load_vgg19(Path(cfg.perceptual.weights))
                     if cfg.perceptual else None)
@@ -69,16 +70,16 @@ class Trainer:
         return frames[torch.randint(len(frames), (n,), generator=self.generator).numpy()]
 
     def _batches(self) -> list[dict[str, torch.Tensor]]:
-        """(source, driving, T views per source): a self-reenactment pair from a clip, or a
-        still with synthetic motion; colours jittered alike."""
-        b, t, g = self.cfg.batch_size, self.model.cfg.views, self.generator
+        """(source, driving): a self-reenactment pair from a clip, or a still with synthetic
+        motion; colours jittered alike. The multiview poses come from the pose bank."""
+        b, g = self.cfg.batch_size, self.generator
         if self.photos is not None and float(torch.rand(1, generator=g)) < self.cfg.photo_fraction:
             src = to_batch(self.photos, self._pick(range(len(self.photos)), b))
-            batches = [src, synthetic_motion(src, g), synthetic_motion(src, g, repeats=t)]
+            batches = [src, synthetic_motion(src, g)]
         else:
             c = int(torch.randint(len(self.clips), (1,), generator=g))
             clip, frames = self.clips[c], self.ranges[c]
-            batches = [to_batch(clip, self._pick(frames, n)) for n in (b, b, b * t)]
+            batches = [to_batch(clip, self._pick(frames, n)) for n in (b, b)]
         return color_jitter(batches, g) if self.cfg.color_jitter else batches
 
     def _background(self, src: dict, drv: dict) -> torch.Tensor:
@@ -104,17 +105,17 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self._learning_rate()
         parts = model.components()
-        src, drv, views = self._batches()
+        src, drv = self._batches()
         t = model.cfg.views
         kp_s, _ = parts["keypoints"](src["image"], src["facial"])
         kp_d, kp_d_neural = parts["keypoints"](drv["image"], drv["facial"])
         source_small = model.source_small(src["image"])
         deformation, occlusions, aux = model.dense_motion.forward_train(
             source_small, src["masks"], kp_s, kp_d)
-        with torch.no_grad():
-            kp_v, _ = parts["keypoints"](views["image"], views["facial"])
+        with torch.no_grad():  # the source warped to the pose bank's T poses, as at inference
             rep = lambda x: x.repeat_interleave(t, dim=0)  # noqa: E731
-            view_motion = model.dense_motion(rep(source_small), rep(src["masks"]), rep(kp_s), kp_v)
+            view_motion = model.dense_motion(rep(source_small), rep(src["masks"]), rep(kp_s),
+                                             self.pose_bank.apply(kp_s))
         multiview = parts["multiview"].encode_views(src["image"], src["background"],
                                                     view_motion[0], list(view_motion[1:]))
         pred = parts["synthesis"].render(src["image"], self._background(src, drv), multiview,
