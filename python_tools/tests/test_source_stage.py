@@ -1,0 +1,190 @@
+"""The source stage a phone runs too: push-pull inpainting and the multiview pose bank, against
+the golden fixtures in testdata/source_stage/ that the Kotlin core's tests reproduce.
+
+Regenerate the fixtures (after a deliberate change to either algorithm) with
+`.venv/bin/python python_tools/tests/test_source_stage.py`; the drift test fails until then.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mpkit.errors import MpkitError
+from mpkit.pipeline import inpaint, pose_bank
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "testdata" / "source_stage"
+# (case, photo, size (width, height)): real photos, their real crop and segmenter foreground,
+# scaled down to keep the fixtures small; the odd, non-square size exercises the pyramid borders.
+INPAINT_CASES = [("obama", "obama.jpg", (256, 256)), ("elder1", "elder1.jpg", (75, 101))]
+BANK_MODEL = "mp-tiny"
+
+
+def _png(path: Path, array: np.ndarray) -> None:
+    Image.fromarray(array).save(path, optimize=True)
+
+
+def _read(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path))
+
+
+def write_fixtures(out: Path) -> None:
+    """Every fixture from the real photos and the shipped mp-tiny, as the current code makes it."""
+    from mpkit.media.assets import asset_path
+    from mpkit.media.image import read_image
+    from mpkit.models import zoo
+    from mpkit.pipeline.animator import Animator
+
+    out.mkdir(parents=True, exist_ok=True)
+    animator = Animator(zoo.build(BANK_MODEL, zoo.default_checkpoint(BANK_MODEL)))
+    for case, photo, size in INPAINT_CASES:
+        avatar = animator.prepare_source(read_image(asset_path(photo)), name=photo)
+        foreground = animator.segmenter.foreground(avatar.image)
+        image = cv2.resize(avatar.image, size, interpolation=cv2.INTER_AREA)
+        quantized = inpaint.to_uint8(cv2.resize(foreground, size, interpolation=cv2.INTER_AREA)
+                                     * np.float32(255))
+        _png(out / f"{case}_image.png", image)
+        _png(out / f"{case}_foreground.png", quantized)
+        fg = quantized.astype(np.float32) / np.float32(255)
+        _png(out / f"{case}_mask.png", inpaint.background_mask(fg).astype(np.uint8) * 255)
+        _png(out / f"{case}_background.png", inpaint.pseudo_background(image, fg))
+    avatar = animator.prepare_source(read_image(asset_path("obama.jpg")), name="obama.jpg")
+    bank = animator.pose_bank
+    case = {"model": BANK_MODEL, "bank": bank.to_json(), "kp_source": avatar.kp[0].tolist(),
+            "kp_views": bank.apply(avatar.kp).tolist()}
+    (out / "pose_bank.json").write_text(json.dumps(case) + "\n")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, asset):
+    out = tmp_path_factory.mktemp("source_stage")
+    write_fixtures(out)
+    return out
+
+
+def test_fixtures_are_what_the_current_code_writes(written):
+    names = sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".png", ".json"))
+    assert names == sorted(p.name for p in written.iterdir())
+    for name in names:
+        if name.endswith(".png"):
+            assert np.array_equal(_read(FIXTURES / name), _read(written / name)), name
+        else:
+            assert json.loads((FIXTURES / name).read_text()) == json.loads(
+                (written / name).read_text()), name
+    total = sum(p.stat().st_size for p in FIXTURES.iterdir())
+    assert total < 300_000, f"fixtures are {total} bytes"
+
+
+@pytest.mark.parametrize("case", [c[0] for c in INPAINT_CASES])
+def test_push_pull_reproduces_the_fixture(case):
+    image = _read(FIXTURES / f"{case}_image.png")
+    fg = _read(FIXTURES / f"{case}_foreground.png").astype(np.float32) / np.float32(255)
+    mask = inpaint.background_mask(fg)
+    assert np.array_equal(mask, _read(FIXTURES / f"{case}_mask.png") > 0)
+    assert 0.2 < mask.mean() < 0.9  # a real foreground, neither empty nor everything
+    out = inpaint.pseudo_background(image, fg)
+    assert np.array_equal(out, _read(FIXTURES / f"{case}_background.png"))
+    assert np.array_equal(out[~mask], image[~mask])  # known pixels are kept exactly
+
+
+def test_dilate_is_a_square_max_filter():
+    """The same as OpenCV's dilation by a k×k square, on a real mask and on random ones."""
+    real = _read(FIXTURES / "obama_mask.png") > 0
+    rng = np.random.default_rng(0)
+    masks = [real] + [rng.random((rng.integers(3, 40), rng.integers(3, 40))) > 0.93
+                      for _ in range(30)]
+    for m in masks:
+        for side in (1, 3, 7):
+            want = cv2.dilate(m.astype(np.uint8), np.ones((side, side), np.uint8)) > 0
+            assert np.array_equal(inpaint.dilate(m, side), want)
+
+
+def test_push_pull_fills_smoothly_and_handles_the_extremes():
+    image = np.zeros((9, 13, 3), np.uint8)
+    image[:, :6] = 200  # left half bright, right half dark
+    mask = np.zeros((9, 13), bool)
+    mask[3:6, 4:9] = True
+    out = inpaint.PushPullInpainter().inpaint(image, mask)
+    row = out[4, 4:9, 0].astype(int)
+    assert np.all(np.diff(row) <= 0) and row[0] > row[-1]  # bright side to dark side
+    assert np.array_equal(out[~mask], image[~mask])
+    everything = inpaint.PushPullInpainter().inpaint(image, np.ones((9, 13), bool))
+    assert (everything == inpaint.EMPTY_FILL).all()
+
+
+def test_the_default_inpainting_needs_no_opencv():
+    code = ("import sys, numpy as np; from mpkit.pipeline.inpaint import pseudo_background; "
+            "pseudo_background(np.zeros((8, 8, 3), np.uint8), np.eye(8, dtype=np.float32)); "
+            "assert 'cv2' not in sys.modules, 'cv2 imported'")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_pose_bank_views_reproduce_the_fixture():
+    case = json.loads((FIXTURES / "pose_bank.json").read_text())
+    bank = pose_bank.PoseBank(np.asarray(case["bank"]["affines"], np.float32))
+    views = bank.apply(torch.tensor([case["kp_source"]], dtype=torch.float32))
+    assert torch.equal(views, torch.tensor(case["kp_views"], dtype=torch.float32))
+    assert torch.equal(views[0], torch.tensor(case["kp_source"]))  # view 0: the source's pose
+
+
+def test_every_model_ships_the_measured_bank(tmp_path, monkeypatch, asset):
+    """Each models/<id>/pose_bank.json is what measure_for_model writes from its clips."""
+    from mpkit.models import zoo
+    from mpkit.models.config import models_dir
+
+    shipped = {m: json.loads((models_dir() / m / pose_bank.BANK_FILE).read_text())
+               for m in zoo.model_ids()}
+    clips = shipped[BANK_MODEL]["measured_from"]["clips"]
+    (tmp_path / BANK_MODEL).mkdir()
+    shutil.copy(models_dir() / BANK_MODEL / "model.yaml", tmp_path / BANK_MODEL)
+    monkeypatch.setenv("MPKIT_MODELS_DIR", str(tmp_path))
+    measured = pose_bank.measure_for_model(BANK_MODEL, [tuple(c) for c in clips]).to_json()
+    for model_id, data in shipped.items():
+        assert data == measured, f"{model_id}: shipped pose bank differs from the measured one"
+    assert zoo.pose_bank(BANK_MODEL).views == 4
+
+
+def test_a_model_without_a_bank_is_a_clear_error(tmp_path, monkeypatch):
+    from mpkit.models import zoo
+    from mpkit.models.config import models_dir
+    from mpkit.pipeline.animator import Animator
+
+    (tmp_path / BANK_MODEL).mkdir()
+    shutil.copy(models_dir() / BANK_MODEL / "model.yaml", tmp_path / BANK_MODEL)
+    model = zoo.build(BANK_MODEL)
+    monkeypatch.setenv("MPKIT_MODELS_DIR", str(tmp_path))
+    with pytest.raises(MpkitError, match=r"no pose bank .*measure_for_model\('mp-tiny'"):
+        Animator(model)
+    (tmp_path / BANK_MODEL / pose_bank.BANK_FILE).write_text('{"format": "other"}')
+    with pytest.raises(MpkitError, match="unreadable pose bank"):
+        zoo.pose_bank(BANK_MODEL)
+
+
+def test_the_source_stage_needs_only_the_photo_and_live_driving_no_future(asset):
+    """The multiview features come from the photo and the bank; outputs for the first driving
+    frames are the same whether or not later frames of the clip exist."""
+    from mpkit.media.video import read_frames
+    from mpkit.models import zoo
+    from mpkit.train.evaluate import _animate
+
+    model = zoo.build(BANK_MODEL, zoo.default_checkpoint(BANK_MODEL))
+    frames = list(read_frames(asset("carphone.mp4"), limit=40))
+    photo = cv2.cvtColor(cv2.imread(str(asset("obama.jpg"))), cv2.COLOR_BGR2RGB)
+    _, _, live = _animate(model, photo, frames[:3], frames[1:3], "carphone")
+    _, _, whole = _animate(model, photo, frames, frames[1:3], "carphone")
+    assert all(np.array_equal(a, b) for a, b in zip(live, whole))
+
+
+if __name__ == "__main__":
+    write_fixtures(FIXTURES)
