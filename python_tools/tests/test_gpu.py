@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mpkit.errors import DependencyError
+from mpkit.errors import DependencyError, MpkitError
 from mpkit.gpu import accelerator, software
 
 
@@ -103,3 +103,29 @@ def test_a_crash_in_the_accelerator_is_reported_with_the_op_that_causes_it(tmp_p
     assert verdict.crash and "crashed on lookup" in verdict.crash
     assert verdict.crash_op.startswith("EMBEDDING_LOOKUP")
     assert verdict.fully_accelerated is None
+
+
+def test_a_crash_in_a_session_is_a_named_error_and_this_process_lives_on(tmp_path,
+                                                                          tflite_component):
+    """Export's GPU checks keep every component compiled in one child process; the crash of
+    one (EMBEDDING_LOOKUP, above) is a GpuCrash naming it, never a dead command."""
+    import litert_torch
+
+    class Lookup(torch.nn.Module):
+        def forward(self, table, ids):
+            return torch.nn.functional.embedding(ids, table) * 2.0 + 1.0
+
+    litert_torch.convert(Lookup().eval(), (torch.rand(64, 3), torch.randint(0, 64, (256,)))
+                         ).export(str(tmp_path / "lookup.tflite"))
+    keypoints, example = tflite_component["keypoints"]
+    with pytest.raises(accelerator.GpuCrash, match=r"crashed on lookup.tflite \(SIGSEGV\)"):
+        with accelerator.Session({"keypoints": keypoints, "lookup": tmp_path / "lookup.tflite"}):
+            pass
+    with accelerator.Session({"keypoints": keypoints}, fp32=True) as session:
+        assert session.report[0]["fully_accelerated"]
+        first = session.run("keypoints", [x.numpy() for x in example])
+        assert [o.shape for o in first] == [(1, 50, 2), (1, 50, 2)]
+        with pytest.raises(MpkitError, match="keypoints: 1 inputs for a model that takes 2"):
+            session.run("keypoints", [example[0].numpy()])
+        again = session.run("keypoints", [x.numpy() for x in example])  # still serving
+        assert all(np.array_equal(a, b) for a, b in zip(first, again))

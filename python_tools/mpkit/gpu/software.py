@@ -23,6 +23,7 @@ from mpkit.media.files import atomic_output
 PACKAGE = "chromium-common"
 DRIVER = "usr/lib/chromium/libvk_swiftshader.so"
 LOADER = "libvulkan.so.1"
+DRIVER_DIR_ENV = "MPKIT_GPU_DRIVER_DIR"
 TIMING_LABEL = "software GPU: placement and numerics are real, times are not GPU speed"
 
 
@@ -39,7 +40,8 @@ class SoftwareGpu:
 
 
 def driver_dir() -> Path:
-    return cache_dir() / "swiftshader"
+    """Where `setup` puts the driver and its ICD file: $MPKIT_GPU_DRIVER_DIR, else the cache."""
+    return Path(os.environ.get(DRIVER_DIR_ENV) or cache_dir() / "swiftshader")
 
 
 def _loader_loads() -> bool:
