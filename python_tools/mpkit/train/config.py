@@ -128,6 +128,10 @@ class LossWeights(BaseModel):
     equivariance: float = 10.0
     facial: float = 10.0
     masks: float = 1.0
+    # Losses that see faces (train/losses.py); 0 leaves them out, so older recipes are unchanged.
+    face_perceptual: float = 0.0  # SSD-MobileNetV1 face-detector features (face-api.js)
+    identity: float = 0.0  # HSE FaceRes embedding, not dlib's network that `mpkit eval` scores
+    colour: float = 0.0  # face YCbCr mean and spread vs the source
 
 
 class Perceptual(BaseModel):
