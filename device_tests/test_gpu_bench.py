@@ -4,10 +4,12 @@ device), says so in the record, and the report puts its on-device quality beside
 from mpkit.bench.report import write_report
 from mpkit.bench.runner import BenchSpec, run_bench
 from mpkit.bench.store import Store
+from mpkit.export.bundle import verify
 from mpkit.gpu import software
 
 
 def test_gpu_cells_run_the_accelerator_and_are_compared_with_the_cpu(app, bundle, tmp_path):
+    assert verify(bundle).delegates == ["cpu", "gpu"]  # validated for both, so both may run
     store = Store(tmp_path / "r.sqlite")
     spec = BenchSpec(bundles=[str(bundle)], delegates=["cpu", "gpu"], frames=2, warmup=0,
                      capture_frames=2, cooldown_s=0, timeout_s=900)

@@ -191,3 +191,65 @@ def test_export_force_on_a_folder_with_a_file_refuses_and_keeps_it(asset, tmp_pa
     code, _, err = run_cli("export", "mp-tiny", "--backend", "tflite", "-o", ".", "--force")
     assert code == 1 and "is not an mpkit bundle, so --force will not replace it" in err
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+NOT_VALIDATED = (r"not validated for delegate 'gpu'.*it is validated for: cpu: run it with one "
+                 "of those")
+
+
+def _cpu_only(b: Path) -> Path:
+    """The bundle as an export on a host without the GPU driver writes it: gpu not claimed."""
+    def change(d):
+        d["delegates"] = ["cpu"]
+        d["validation"]["delegates"]["gpu"].update(
+            claimed=False, passed=None, why="not validated: the GPU driver is not set up")
+    edit_manifest(b, change)
+    return b
+
+
+def test_a_delegate_the_bundle_was_not_validated_for_is_refused_naming_the_list(small):
+    manifest = bundle.verify(_cpu_only(small))
+    assert manifest.delegate() == manifest.delegate("cpu") == "cpu"
+    with pytest.raises(MpkitError, match=NOT_VALIDATED) as e:
+        manifest.delegate("gpu")
+    assert "the GPU driver is not set up" in str(e.value)  # why, from the manifest
+
+
+def test_the_virtual_devices_app_refuses_an_unvalidated_delegate(small, tmp_path):
+    import subprocess
+
+    from mpkit.bench.protocol import BenchRequest
+    from mpkit.gpu import software
+    from mpkit.vdevice.process import module_command
+
+    request = BenchRequest(run_id="r", bundle_dir="unused", delegate="gpu", frames=1)
+    subprocess.run(module_command("mpkit.vdevice.bench_worker", "--request",
+                                  json.dumps(request.model_dump()), "--bundle",
+                                  str(_cpu_only(small)), "--results", str(tmp_path)),
+                   check=True, timeout=300, env=software.child_env())
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["status"] == "error" and "times" not in result
+    assert re.search(NOT_VALIDATED, result["error"]), result["error"]
+
+
+def test_the_bench_harness_refuses_an_unvalidated_delegate_before_running(small):
+    from mpkit.bench.runner import BenchSpec, plan
+
+    assert {c.delegate for c in plan(BenchSpec(bundles=[str(small)], delegates=["gpu", None]))} \
+        == {"gpu", "cpu"}
+    with pytest.raises(MpkitError, match=NOT_VALIDATED):
+        plan(BenchSpec(bundles=[str(_cpu_only(small))], delegates=["cpu", "gpu"]))
+
+
+def test_a_schema_1_manifest_is_refused_with_the_fix(small):
+    edit_manifest(small, lambda d: d.update(schema_version=1))
+    with pytest.raises(MpkitError, match=r"schema version 1 is not 2; it predates per-delegate "
+                                         r"validation: re-export the bundle"):
+        bundle.verify(small)
+
+
+@pytest.mark.parametrize("delegates", [[], ["cpu", "cpu"]])
+def test_a_bundle_claims_each_delegate_once_and_at_least_one(small, delegates):
+    edit_manifest(small, lambda d: d.update(delegates=delegates))
+    with pytest.raises(MpkitError, match="delegates: .*names each delegate it claims once"):
+        bundle.verify(small)

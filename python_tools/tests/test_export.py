@@ -38,13 +38,14 @@ def tflite_bundle(asset, tmp_path_factory):
 def test_fp32_bundle_matches_eager_float(exported):
     m = exported.manifest
     assert m.trained  # validated with the shipped weights, not a flat untrained output
-    assert m.validation["passed"] and m.validation["end_to_end"]["frames"] == 24
+    default = m.validation["end_to_end"][m.delegates[0]]  # tflite: cpu; xnnpack: xnnpack
+    assert m.validation["passed"] and default["frames"] == 24
     assert m.validation["selection"] is None  # a fixed recipe chooses nothing
-    assert m.validation["end_to_end"]["psnr_db_min"] >= 60
+    assert default["psnr_db_min"] >= 60
     names = [c.name for c in m.components]
     assert names == ["keypoints", "dense_motion", "synthesis", "multiview"]
     for c in m.components:
-        assert all(v >= 60 for v in c.validation.values()), (c.name, c.validation)
+        assert all(v >= 60 for v in c.validation[m.delegates[0]].values()), (c.name, c.validation)
     assert {h.role for h in m.helpers} == {"face_detector", "face_mesh", "segmenter",
                                            "sample_source", "sample_driving"}
     assert m.warp == ("gather" if m.runtime == "litert" else "grid_sample")
@@ -74,7 +75,10 @@ ET_MIXED_BELOW_GATE = pytest.mark.xfail(strict=True, raises=MpkitError,
 def quantized(request, asset, tmp_path_factory):
     backend, recipe, gate = request.param
     out = tmp_path_factory.mktemp("quantized") / f"{backend}-{recipe}"
-    return export("mp-tiny", backend, recipe, out, zoo.default_checkpoint("mp-tiny")), gate
+    # The default delegate only: the software GPU's checks take minutes per bundle (the fp32
+    # bundle runs them).
+    return export("mp-tiny", backend, recipe, out, zoo.default_checkpoint("mp-tiny"),
+                  delegates=()), gate
 
 
 def test_quantized_bundle_passes_its_gate_on_other_faces(quantized, tmp_path_factory):
@@ -82,14 +86,16 @@ def test_quantized_bundle_passes_its_gate_on_other_faces(quantized, tmp_path_fac
     m = result.manifest
     fp32 = {c.name: c for c in _bundle(m.backend, tmp_path_factory).manifest.components}
     assert m.validation["validation"] == "validation" and m.validation["passed"]
-    assert m.validation["end_to_end"]["psnr_db_min"] >= gate
+    assert m.validation["end_to_end"][m.delegates[0]]["psnr_db_min"] >= gate
+    assert len(m.delegates) == 1  # the default delegate only: the others were not asked for
     quantized_parts = load_recipe(m.recipe).quantize.components or list(fp32)
     for c in m.components:
         if c.name in quantized_parts:
             assert c.precision == m.precision
             assert c.bytes < 0.7 * fp32[c.name].bytes, (c.name, c.bytes, fp32[c.name].bytes)
         else:
-            assert c.precision == "fp32" and all(v >= 60 for v in c.validation.values())
+            assert c.precision == "fp32" and all(
+                v >= 60 for v in c.validation[m.delegates[0]].values())
     assert bundle.verify(result.out).recipe == m.recipe
 
 
@@ -196,7 +202,7 @@ def test_auto_recipe_chooses_on_selection_faces_and_reports_on_validation_faces(
     out = shutil.copytree(tflite_bundle.out, tmp_path / "b")  # --force replaces a real bundle
     # The gate is judged on faces the choice never saw, where it may fail: keep the bundle.
     result = export("mp-tiny", "tflite", "auto", out, zoo.default_checkpoint("mp-tiny"),
-                    force=True, ignore_gate=True)
+                    force=True, ignore_gate=True, delegates=())
     m = result.manifest
     assert [p.name for p in tmp_path.iterdir()] == ["b"]
     assert (m.validation["selection"], m.validation["validation"]) == ("selection", "validation")
@@ -215,7 +221,7 @@ def test_auto_recipe_chooses_on_selection_faces_and_reports_on_validation_faces(
     # is measured again on the validation faces, and its gate is judged there.
     accepted = [t["psnr_db_min"] for d in m.validation["auto"] for t in d["tried"]
                 if t["recipe"] == d["chosen"]]
-    e2e = m.validation["end_to_end"]
+    e2e = m.validation["end_to_end"]["cpu"]
     assert e2e["frames"] == 24 and e2e["psnr_db_min"] != accepted[-1]
     assert m.validation["passed"] == (e2e["psnr_db_min"] >= 35)
     assert bundle.verify(result.out).precision == "auto"
@@ -228,8 +234,63 @@ def test_vulkan_fp16_bundle_is_lowered_ahead_of_time(asset, tmp_path):
     m = result.manifest
     assert m.precision == "fp16" and m.validation["host_validated"] is False
     assert "end_to_end" not in m.validation  # nothing here can run a Vulkan .pte
+    assert m.delegates == ["vulkan"] and m.validation["delegates"]["vulkan"]["checks"] == []
     assert all(c.precision == "fp16" and c.file.endswith(".pte") and c.bytes > 100_000
                for c in m.components)
     # fp16 halves the weights: synthesis (0.6 M params) is under 1.3 MB
     assert next(c for c in m.components if c.name == "synthesis").bytes < 1.3e6
     assert bundle.verify(result.out).backend == "executorch-vulkan"
+
+
+GPU_CHECKS = ("cpu", "gpu_fp16", "gpu_fp32")
+
+
+def test_tflite_bundle_is_validated_on_the_cpu_and_the_real_gpu_accelerator(tflite_bundle):
+    """Every component and the whole pipeline on LiteRT's CPU path and its GPU accelerator
+    (software Vulkan device), at fp16 compute (phones' default) and fp32: all within the gate,
+    so the bundle claims both delegates."""
+    m = tflite_bundle.manifest
+    gate = m.validation["gate"]["end_to_end_psnr_db"]
+    assert m.delegates == ["cpu", "gpu"]
+    assert m.validation["delegates"]["gpu"]["claimed"] and m.validation["passed"]
+    for c in m.components:
+        assert tuple(c.validation) == GPU_CHECKS, c.name
+        for check in GPU_CHECKS:
+            assert c.validation[check] and all(v >= gate for v in c.validation[check].values()), \
+                (c.name, check, c.validation[check])
+    for check in GPU_CHECKS:
+        e2e = m.validation["end_to_end"][check]
+        assert e2e["frames"] == 24 and e2e["psnr_db_min"] >= gate, (check, e2e)
+    assert bundle.verify(tflite_bundle.out).delegates == ["cpu", "gpu"]
+    # SwiftShader computes fp32 even where fp16 is allowed: the manifest says so, it does not
+    # pass gpu_fp16 off as fp16 numerics.
+    assert [c.validation["gpu_fp16"] for c in m.components] == \
+        [c.validation["gpu_fp32"] for c in m.components]
+    assert "fp16 rounding (a phone's default) is not measured here" in \
+        m.validation["delegates"]["gpu"]["note"]
+
+
+def test_without_the_gpu_driver_the_export_claims_cpu_only_and_says_how_to_get_it(
+        asset, tmp_path, monkeypatch):
+    """The ICD file points at a driver that is not there (set through the gpu package's own
+    driver folder setting): the export validates on the CPU, claims cpu only, and names the
+    fix, `mpkit gpu setup`."""
+    from mpkit.gpu import software
+
+    folder = tmp_path / "driver"
+    folder.mkdir()
+    missing = str(folder / "libvk_swiftshader.so")
+    (folder / "icd.json").write_text(json.dumps(
+        {"file_format_version": "1.0.0", "ICD": {"library_path": missing, "api_version": "1.0.5"}}))
+    (folder / "driver.json").write_text(json.dumps(
+        {"driver": missing, "package": software.PACKAGE, "package_version": "0"}))
+    monkeypatch.setenv(software.DRIVER_DIR_ENV, str(folder))
+    said = []
+    m = export("mp-tiny", "tflite", "fp32", tmp_path / "b", zoo.default_checkpoint("mp-tiny"),
+               progress=said.append).manifest
+    assert m.delegates == ["cpu"] and m.validation["passed"]
+    gpu = m.validation["delegates"]["gpu"]
+    assert gpu["claimed"] is False and "run `mpkit gpu setup`" in gpu["why"], gpu
+    assert any(s.startswith("gpu is not claimed") and "mpkit gpu setup" in s for s in said)
+    assert all(tuple(c.validation) == ("cpu",) for c in m.components)
+    assert list(m.validation["end_to_end"]) == ["cpu"]

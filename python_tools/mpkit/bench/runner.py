@@ -101,7 +101,8 @@ def plan(spec: BenchSpec) -> list[Cell]:
     for name in spec.bundles:
         path = Path(name).resolve()
         bundles.append((path, verify(path), sha256_file(path / "manifest.json")))
-    cells = [Cell(path, manifest, sha, d or default_delegate(manifest.backend), r)
+    # A delegate a bundle was not validated for is refused before anything runs.
+    cells = [Cell(path, manifest, sha, manifest.delegate(d), r)
              for path, manifest, sha in bundles for d in spec.delegates
              for r in range(spec.repeat)]
     random.Random(spec.seed).shuffle(cells)

@@ -17,7 +17,7 @@ from mpkit.errors import MpkitError
 from mpkit.media.assets import sha256_file
 from mpkit.media.files import fsync_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: validation per host check and `delegates`, the ones validated
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 1 << 20  # a real manifest is ~10 kB
 MAX_MANIFEST_DEPTH = 32  # a real manifest nests 6 deep
@@ -77,7 +77,8 @@ class ComponentEntry(FileEntry):
     inputs: list[TensorIO]
     outputs: list[TensorIO]
     layout: str = "NCHW float32; images RGB in [0,1]; keypoints (x,y) in [-1,1]"
-    validation: dict[str, float] = {}
+    # Per host check (cpu, gpu_fp16, gpu_fp32, xnnpack): worst SQNR (dB) of each output.
+    validation: dict[str, dict[str, float]] = {}
 
 
 class HelperEntry(FileEntry):
@@ -90,6 +91,9 @@ class Manifest(_Strict):
     model_id: str
     backend: str
     runtime: str
+    # The delegates the bundle may run with, the default first: each validated on the host
+    # within the recipe's gate (`validation.delegates` says why any other is not claimed).
+    delegates: list[str]
     precision: str
     recipe: str
     warp: str
@@ -103,8 +107,30 @@ class Manifest(_Strict):
     tools: dict[str, str]
     created_utc: str
 
+    @field_validator("delegates")
+    @classmethod
+    def _claimed(cls, delegates: list[str]) -> list[str]:
+        if not delegates or len(set(delegates)) != len(delegates):
+            raise ValueError(f"{delegates!r}: a bundle names each delegate it claims once, and "
+                             "at least one")
+        return delegates
+
     def files(self) -> list[str]:
         return [e.file for e in [*self.components, *self.helpers]]
+
+    def delegate(self, asked: str | None = None) -> str:
+        """The delegate to run with (None: the default); one the bundle was not validated for
+        is refused, naming the ones it was and why not that one."""
+        if asked is None:
+            return self.delegates[0]
+        if asked not in self.delegates:
+            why = self.validation.get("delegates", {}).get(asked, {}).get("why")
+            raise MpkitError(
+                f"this {self.model_id} {self.backend} bundle is not validated for delegate "
+                f"{asked!r}{f' ({why})' if why else ''}; it is validated for: "
+                f"{', '.join(self.delegates)}: run it with one of those, or re-export it "
+                f"where {asked} runs")
+        return asked
 
 
 def file_entry(path: Path) -> dict:
@@ -161,9 +187,11 @@ def read_manifest(bundle: Path) -> Manifest:
     if _depth(data) > MAX_MANIFEST_DEPTH:
         raise MpkitError(f"{path}: nested more than {MAX_MANIFEST_DEPTH} levels deep "
                          "(not a manifest)")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise MpkitError(f"{path}: schema version {data.get('schema_version')!r} is not "
-                         f"{SCHEMA_VERSION}; use the mpkit that wrote it")
+    if (version := data.get("schema_version")) != SCHEMA_VERSION:
+        older = type(version) is int and version < SCHEMA_VERSION
+        raise MpkitError(f"{path}: schema version {version!r} is not {SCHEMA_VERSION}; " + (
+            "it predates per-delegate validation: re-export the bundle with this mpkit "
+            "(`mpkit export`)" if older else "use the mpkit that wrote it"))
     try:
         return Manifest(**data)
     except ValidationError as e:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 from mpkit.errors import MpkitError
-from mpkit.export import auto, validate
+from mpkit.export import auto, claims, validate
 from mpkit.export.backends import get_backend
 from mpkit.export.bundle import (
     SCHEMA_VERSION, ComponentEntry, HelperEntry, Manifest, TensorIO, file_entry, prepare_output,
@@ -62,13 +62,6 @@ def _io(specs) -> list[TensorIO]:
             for s in specs]
 
 
-def _worst(entries: list[ComponentEntry]) -> str:
-    """The component output furthest from float (lowest SQNR)."""
-    name, figure, value = min(((e.name, k, v) for e in entries for k, v in e.validation.items()),
-                              key=lambda t: t[2])
-    return f"{name} {figure.removesuffix('_sqnr_db')} at {value} dB SQNR"
-
-
 class _Lowering:
     """Lowers components into the staging folder and validates each on the reference calls."""
 
@@ -85,9 +78,10 @@ class _Lowering:
                            [c[0] for c in self.calib.calls[name]], path)
         inputs, outputs = component.io_spec()
         figures, runner = {}, None
-        if self.backend.host_runnable:
+        if self.backend.host_runnable:  # on the default delegate's check; the others later
             run = self.backend.host_runner(path)
-            figures = validate.component_figures(self.ref, name, run, [o.name for o in outputs])
+            figures = {self.backend.host_checks[0].label: validate.component_figures(
+                self.ref, name, run, [o.name for o in outputs])}
             runner = validate.as_component(run)
         entry = ComponentEntry(name=name, stage=component.stage, precision=recipe.precision,
                                inputs=_io(inputs), outputs=_io(outputs), validation=figures,
@@ -98,8 +92,10 @@ class _Lowering:
 def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
            checkpoint: Path | None = None, force: bool = False, ignore_gate: bool = False,
            progress: Callable[[str], None] = lambda message: None,
-           warp: str | None = None) -> ExportResult:
-    """`warp` overrides the backend's warp implementation (for A/B measurements)."""
+           warp: str | None = None, delegates: Collection[str] | None = None) -> ExportResult:
+    """`warp` overrides the backend's warp implementation (for A/B measurements); `delegates`
+    limits the host delegates validated (None: every one this host runs; the default one
+    always runs)."""
     out = Path(os.path.abspath(out))  # `-o .` has a parent to stage the bundle beside
     backend = get_backend(backend_name)
     backend.check_available()
@@ -137,19 +133,10 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
         else:
             parts = {name: lowering.part(name, recipe.for_component(name))
                      for name in model.components()}
-        entries = [p.entry for p in parts.values()]
-        if backend.host_runnable:
-            progress("validating the whole pipeline end to end")
-            e2e = validate.end_to_end(model, validation, ref,
-                                      {name: p.runner for name, p in parts.items()})
-            passed = bool(e2e["psnr_db_min"] >= recipe.gate.end_to_end_psnr_db)
-            summary.update(end_to_end=e2e, passed=passed)
-            if not passed and not ignore_gate:
-                raise MpkitError(
-                    f"{backend.name}/{recipe.name}: end-to-end PSNR {e2e['psnr_db_min']} dB is "
-                    f"below the recipe's gate of {recipe.gate.end_to_end_psnr_db} dB (worst "
-                    f"component: {_worst(entries)}): use a recipe that keeps more in float, or "
-                    "--ignore-gate to keep it for experiments")
+        entries, claimed, checked = claims.validate_on_host(
+            backend, recipe, model, validation, ref, parts, staging, delegates, ignore_gate,
+            progress)
+        summary.update(checked)
         helpers = []
         for role, (asset, runtime) in HELPERS.items():
             shutil.copyfile(asset_path(asset), staging / asset)
@@ -158,8 +145,8 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
         stats = measure(model)
         manifest = Manifest(
             schema_version=SCHEMA_VERSION, model_id=model_id, backend=backend.name,
-            runtime=backend.runtime, precision=recipe.precision, recipe=recipe.name,
-            warp=model.warp.impl, trained=model.trained,
+            runtime=backend.runtime, delegates=claimed, precision=recipe.precision,
+            recipe=recipe.name, warp=model.warp.impl, trained=model.trained,
             checkpoint_sha256=sha256_file(checkpoint) if checkpoint else None,
             frame_gmacs=round(stats.stage_gmacs("frame"), 4), params_m=round(stats.params_m, 3),
             components=entries, helpers=helpers, validation=summary, tools=_tools(),

@@ -54,7 +54,8 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
     start = time.perf_counter()
     manifest = verify(bundle)
     backend = get_backend(manifest.backend)
-    delegate = backend.host_delegate(request.delegate)
+    # Only a delegate the bundle was validated for, and only one this host really runs.
+    delegate = manifest.delegate(backend.host_delegate(request.delegate))
     helpers = {h.role: bundle / h.file for h in manifest.helpers}
     clip = driving_clip(request.driving, helpers)
     component_ms: dict[str, list[float]] = {c.name: [] for c in manifest.components}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,16 @@ from mpkit.export.recipes import Recipe
 from mpkit.models.portrait import Component
 
 HostRunner = Callable[..., list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class HostCheck:
+    """One way this host validates a backend's artifacts; `label` keys its figures in the
+    manifest (per component and end to end)."""
+
+    label: str
+    delegate: str
+    fp32: bool = False  # GPU: compute in fp32 (else fp16 where the accelerator allows)
 
 
 class Backend:
@@ -29,6 +41,20 @@ class Backend:
     @property
     def host_runnable(self) -> bool:
         return bool(self.host_delegates)
+
+    @property
+    def host_checks(self) -> tuple[HostCheck, ...]:
+        """How export validates on this host, the first delegate's check first: one per host
+        delegate unless a backend runs a delegate more than one way."""
+        return tuple(HostCheck(d, d) for d in self.host_delegates)
+
+    @contextlib.contextmanager
+    def check_runners(self, check: HostCheck, paths: dict[str, Path], threads: int = 2
+                      ) -> Iterator[dict[str, HostRunner]]:
+        """Host runners for the artifacts at `paths` (by component name), as `check` runs
+        them; valid inside the `with` block."""
+        yield {name: self.host_runner(path, threads, check.delegate)
+               for name, path in paths.items()}
 
     def check_available(self) -> None:
         """Raises MpkitError naming what is missing (an SDK, a variable)."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from mpkit.errors import MpkitError
-from mpkit.export.backends.base import Backend, HostRunner
+from mpkit.export.backends.base import Backend, HostCheck, HostRunner
 from mpkit.export.placement import OpPlacement, WarpSite, tflite_ops, tflite_warp_placement
 from mpkit.export.recipes import Recipe
 from mpkit.export.tflite_metadata import write_metadata
@@ -90,6 +90,9 @@ class TfliteBackend(Backend):
     # cpu: LiteRT's CPU path (XNNPACK kernels); gpu: LiteRT's real GPU accelerator, here on the
     # software Vulkan device (`mpkit gpu setup`), in a process started for it.
     host_delegates = ("cpu", "gpu")
+    # The GPU at fp16 compute (what phones use by default) and at fp32.
+    host_checks = (HostCheck("cpu", "cpu"), HostCheck("gpu_fp16", "gpu"),
+                   HostCheck("gpu_fp32", "gpu", fp32=True))
 
     def check_precision(self, recipe: Recipe) -> None:
         super().check_precision(recipe)
@@ -120,6 +123,20 @@ class TfliteBackend(Backend):
         for site in sites:
             tflite_warp_placement(site, warp_ops)
         return rows
+
+    @contextlib.contextmanager
+    def check_runners(self, check: HostCheck, paths: dict[str, Path], threads: int = 2
+                      ) -> Iterator[dict[str, HostRunner]]:
+        """The GPU runs in one child process holding every artifact (`mpkit.gpu.accelerator`):
+        a crash there is a GpuCrash naming the component, and this process lives on."""
+        if check.delegate != "gpu":
+            with super().check_runners(check, paths, threads) as runners:
+                yield runners
+            return
+        from mpkit.gpu.accelerator import Session
+
+        with Session(paths, "gpu", check.fp32, threads) as session:
+            yield {name: session.runner(name) for name in paths}
 
     def host_runner(self, path: Path, threads: int = 2, delegate: str | None = None
                     ) -> HostRunner:

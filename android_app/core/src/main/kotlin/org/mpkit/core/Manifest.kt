@@ -33,7 +33,8 @@ data class ComponentEntry(
     val inputs: List<TensorSpec>,
     val outputs: List<TensorSpec>,
     val layout: String = DEFAULT_LAYOUT,
-    val validation: Map<String, Double> = emptyMap()
+    /** Per host check (cpu, gpu_fp16, gpu_fp32, xnnpack): worst SQNR (dB) of each output. */
+    val validation: Map<String, Map<String, Double>> = emptyMap()
 ) {
     internal fun toJson(): JSONObject = JSONObject()
         .put("name", name).put("file", file).put("sha256", sha256).put("bytes", bytes)
@@ -65,11 +66,8 @@ data class ComponentEntry(
                 inputs = objects("inputs").map(TensorSpec::read),
                 outputs = objects("outputs").map(TensorSpec::read),
                 layout = if (has("layout")) string("layout") else DEFAULT_LAYOUT,
-                validation = if (has(
-                        "validation"
-                    )
-                ) {
-                    map("validation", Fields::double)
+                validation = if (has("validation")) {
+                    map("validation") { f, check -> f.map(check, Fields::double) }
                 } else {
                     emptyMap()
                 }
@@ -129,6 +127,8 @@ data class Manifest(
     val modelId: String,
     val backend: String,
     val runtime: String,
+    /** The delegates the bundle was validated for, the default first. */
+    val delegates: List<String>,
     val precision: String,
     val recipe: String,
     val warp: String,
@@ -149,9 +149,29 @@ data class Manifest(
 
     fun helper(role: String): HelperEntry? = helpers.firstOrNull { it.role == role }
 
+    /**
+     * The delegate to run with (null: the bundle's default). One the bundle was not validated
+     * for is refused, naming the ones it was and, from the manifest, why not that one.
+     */
+    fun delegate(requested: String? = null): String {
+        if (requested == null) return delegates.first()
+        if (requested !in delegates) {
+            val claims = validation["delegates"] as? Map<*, *>
+            val why = (claims?.get(requested) as? Map<*, *>)?.get("why") as? String
+            throw BundleException(
+                "this $modelId $backend bundle is not validated for delegate '$requested'" +
+                    (why?.let { " ($it)" } ?: "") + "; it is validated for: " +
+                    "${delegates.joinToString()}: run it with one of those, or re-export it " +
+                    "where $requested runs"
+            )
+        }
+        return requested
+    }
+
     fun toJson(): JSONObject = JSONObject()
         .put("schema_version", schemaVersion).put("model_id", modelId).put("backend", backend)
-        .put("runtime", runtime).put("precision", precision).put("recipe", recipe)
+        .put("runtime", runtime).put("delegates", json(delegates))
+        .put("precision", precision).put("recipe", recipe)
         .put("warp", warp).put("trained", trained).put("checkpoint_sha256", json(checkpointSha256))
         .put("frame_gmacs", frameGmacs).put("params_m", paramsM)
         .put("components", json(components.map { plain(it.toJson()) }))
@@ -161,9 +181,9 @@ data class Manifest(
 
     companion object {
         val KEYS = listOf(
-            "schema_version", "model_id", "backend", "runtime", "precision", "recipe", "warp",
-            "trained", "checkpoint_sha256", "frame_gmacs", "params_m", "components", "helpers",
-            "validation", "tools", "created_utc"
+            "schema_version", "model_id", "backend", "runtime", "delegates", "precision", "recipe",
+            "warp", "trained", "checkpoint_sha256", "frame_gmacs", "params_m", "components",
+            "helpers", "validation", "tools", "created_utc"
         )
         internal val COMPONENT_KEYS get() = ComponentEntry.KEYS
         internal val HELPER_KEYS get() = HelperEntry.KEYS
@@ -181,9 +201,15 @@ data class Manifest(
             )
             val version = if (obj.has("schema_version")) obj.get("schema_version") else null
             if (version !is Int || version != ModelBundle.SCHEMA_VERSION) {
+                val fix = if (version is Int && version < ModelBundle.SCHEMA_VERSION) {
+                    "it predates per-delegate validation: re-export the bundle with this mpkit " +
+                        "(`mpkit export`)"
+                } else {
+                    "use an app that matches the mpkit that wrote it"
+                }
                 throw BundleException(
                     "$source: schema version ${version ?: "(none)"} is not " +
-                        "${ModelBundle.SCHEMA_VERSION}; use an app that matches the mpkit that wrote it"
+                        "${ModelBundle.SCHEMA_VERSION}; $fix"
                 )
             }
             val manifest = read(Fields(obj, "", { BundleException("$source: $it") }))
@@ -198,6 +224,7 @@ data class Manifest(
                 modelId = string("model_id"),
                 backend = string("backend"),
                 runtime = string("runtime"),
+                delegates = strings("delegates"),
                 precision = string("precision"),
                 recipe = string("recipe"),
                 warp = string("warp"),
@@ -222,6 +249,19 @@ data class Manifest(
             throw BundleException(
                 "$source: backend $backend runs on the $known runtime, but the manifest says " +
                     "'$runtime'; re-export the bundle"
+            )
+        }
+        if (delegates.isEmpty() || delegates.toSet().size != delegates.size) {
+            throw BundleException(
+                "$source: delegates: $delegates: a bundle names each delegate it claims once, " +
+                    "and at least one"
+            )
+        }
+        val runs = ModelBundle.BACKEND_DELEGATES.getValue(backend)
+        delegates.firstOrNull { it !in runs }?.let {
+            throw BundleException(
+                "$source: delegates: a $backend bundle cannot claim '$it'; its backend runs " +
+                    "${runs.joinToString()}: re-export the bundle"
             )
         }
         for ((name, stage) in ModelBundle.REQUIRED_COMPONENTS) {

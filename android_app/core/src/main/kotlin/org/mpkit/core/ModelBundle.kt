@@ -12,7 +12,7 @@ import java.security.MessageDigest
  * python_tools/mpkit/export/bundle.py (`read_manifest`, `verify`, `name_problem`).
  */
 object ModelBundle {
-    const val SCHEMA_VERSION = 1
+    const val SCHEMA_VERSION = 2
     const val MANIFEST = "manifest.json"
     const val MAX_MANIFEST_BYTES = 1 shl 20
     const val MAX_MANIFEST_DEPTH = 32
@@ -25,7 +25,10 @@ object ModelBundle {
         "tflite" to "litert"
     )
 
-    /** The delegates each backend's graphs can run with; the first is the default. */
+    /**
+     * The delegates each backend's graphs can run with; the first is the default. A bundle
+     * runs only with those it was validated for ([Manifest.delegate]).
+     */
     val BACKEND_DELEGATES = linkedMapOf(
         "executorch-xnnpack" to listOf("xnnpack"),
         "executorch-vulkan" to listOf("vulkan"),
@@ -58,18 +61,6 @@ object ModelBundle {
             name.toByteArray(Charsets.UTF_8).size > 255 -> "it is longer than 255 bytes"
             else -> null
         }
-    }
-
-    /** The delegate `delegate` checked against what the bundle's backend can run. */
-    fun checkDelegate(manifest: Manifest, delegate: String): String {
-        val allowed = BACKEND_DELEGATES.getValue(manifest.backend)
-        if (delegate !in allowed) {
-            throw BundleException(
-                "a ${manifest.backend} bundle cannot run with delegate '$delegate'; it runs " +
-                    "with ${allowed.joinToString()}"
-            )
-        }
-        return delegate
     }
 
     /** The bundle's manifest, checked: size, UTF-8, JSON, nesting, schema version and schema. */

@@ -34,12 +34,15 @@ class ManifestTest {
         val kp = m.component("keypoints")
         assertEquals(listOf(1, 3, 256, 256), kp.inputs[0].shape)
         assertEquals(1523524L, kp.bytes)
-        assertEquals(129.57, kp.validation["kp_sqnr_db"])
+        assertEquals(129.57, kp.validation.getValue("cpu")["kp_sqnr_db"])
+        assertEquals(listOf("cpu", "gpu_fp16", "gpu_fp32"), kp.validation.keys.toList())
+        assertEquals(listOf("cpu", "gpu"), m.delegates)
         assertEquals("source", m.component("multiview").stage)
         assertEquals("face_landmark.tflite", m.helper("face_mesh")!!.file)
         assertNull(m.checkpointSha256)
         assertEquals(1.3873, m.frameGmacs)
-        assertEquals(96.3, (m.validation["end_to_end"] as Map<*, *>)["psnr_db_min"])
+        val e2e = m.validation["end_to_end"] as Map<*, *>
+        assertEquals(96.3, (e2e["cpu"] as Map<*, *>)["psnr_db_min"])
         assertEquals(9, m.files.size)
     }
 
@@ -64,17 +67,75 @@ class ManifestTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = ["2", "0", "\"1\"", "1.5", "null"])
+    @ValueSource(strings = ["3", "\"2\"", "2.5", "null"])
     fun `an unknown schema version is refused`(version: String) {
         val obj = golden().put("schema_version", JSONObject("{\"v\": $version}").get("v"))
         assertContains(refused(obj), "schema version")
-        assertContains(refused(obj), "is not 1")
+        assertContains(refused(obj), "is not 2; use an app that matches the mpkit that wrote it")
+    }
+
+    @Test
+    fun `a schema 1 manifest is refused with the fix`() {
+        assertContains(
+            refused(golden().put("schema_version", 1)),
+            "schema version 1 is not 2; it predates per-delegate validation: re-export the bundle"
+        )
     }
 
     @Test
     fun `a missing schema version is refused`() {
         val obj = golden().apply { remove("schema_version") }
-        assertContains(refused(obj), "schema version (none) is not 1")
+        assertContains(refused(obj), "schema version (none) is not 2")
+    }
+
+    /** The manifest an export writes on a host without the GPU driver: gpu not claimed. */
+    private fun cpuOnly() = golden().apply {
+        put("delegates", JSONArray(listOf("cpu")))
+        getJSONObject("validation").getJSONObject("delegates").getJSONObject("gpu")
+            .put("claimed", false).put("why", "not validated: the GPU driver is not set up")
+    }
+
+    @Test
+    fun `a validated delegate is accepted and null is the bundle's default`() {
+        val m = parse(golden())
+        assertEquals("gpu", m.delegate("gpu"))
+        assertEquals("cpu", m.delegate(null))
+        assertEquals("cpu", parse(cpuOnly()).delegate())
+    }
+
+    @Test
+    fun `a delegate the bundle was not validated for is refused naming the list and why`() {
+        val m = parse(cpuOnly())
+        val message = assertFailsWith<BundleException> { m.delegate("gpu") }.message!!
+        assertContains(
+            message,
+            "this mp-tiny tflite bundle is not validated for delegate 'gpu' (not validated: the " +
+                "GPU driver is not set up); it is validated for: cpu: run it with one of those"
+        )
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = ["nnapi", "vulkan", "tpu", ""])
+    fun `an unknown or unvalidated delegate is refused naming the list`(delegate: String) {
+        val message = assertFailsWith<BundleException> { parse(golden()).delegate(delegate) }
+        assertContains(message.message!!, "not validated for delegate '$delegate'")
+        assertContains(message.message!!, "it is validated for: cpu, gpu")
+    }
+
+    @Test
+    fun `claimed delegates are checked against the backend, once each, at least one`() {
+        val vulkan = golden().put("delegates", JSONArray(listOf("cpu", "vulkan")))
+        assertContains(refused(vulkan), "a tflite bundle cannot claim 'vulkan'; its backend runs")
+        for (list in listOf(listOf(), listOf("cpu", "cpu"))) {
+            assertContains(
+                refused(golden().put("delegates", JSONArray(list))),
+                "a bundle names each delegate it claims once, and at least one"
+            )
+        }
+        assertContains(
+            refused(golden().apply { remove("delegates") }),
+            "delegates: field required"
+        )
     }
 
     @ParameterizedTest

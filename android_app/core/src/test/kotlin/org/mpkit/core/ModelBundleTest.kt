@@ -6,6 +6,7 @@ import kotlin.test.Test
 import kotlin.test.assertContains
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
+import org.json.JSONArray
 import org.json.JSONObject
 import org.junit.jupiter.api.io.TempDir
 
@@ -121,15 +122,13 @@ class ModelBundleTest {
     }
 
     @Test
-    fun `the delegate must be one the backend runs`() {
-        val m = ModelBundle.verify(bundle())
-        assertEquals("gpu", ModelBundle.checkDelegate(m, "gpu"))
-        val message = assertFailsWith<BundleException> {
-            ModelBundle.checkDelegate(m, "vulkan")
-        }.message!!
-        assertContains(
-            message,
-            "a tflite bundle cannot run with delegate 'vulkan'; it runs with cpu, gpu, nnapi"
+    fun `a verified bundle runs only with a delegate it was validated for`() {
+        val m = ModelBundle.verify(
+            bundle { it.put("delegates", JSONArray(listOf("cpu"))) }
         )
+        assertEquals("cpu", m.delegate("cpu"))
+        val message = assertFailsWith<BundleException> { m.delegate("gpu") }.message!!
+        assertContains(message, "not validated for delegate 'gpu'")
+        assertContains(message, "it is validated for: cpu")
     }
 }
