@@ -186,5 +186,22 @@ def test_the_source_stage_needs_only_the_photo_and_live_driving_no_future(asset)
     assert all(np.array_equal(a, b) for a, b in zip(live, whole))
 
 
+def test_training_warps_the_source_to_the_bank_poses(asset, tmp_path):
+    """The multiview in training sees the source moved by the bank, as inference does."""
+    from mpkit.models import zoo
+    from mpkit.train import loop
+    from mpkit.train.config import TrainConfig
+
+    cfg = TrainConfig(model=BANK_MODEL, steps=1, batch_size=2, lr=5e-4, videos=["carphone.mp4"])
+    trainer = loop.Trainer(cfg, tmp_path)
+    calls = []
+    trainer.model.dense_motion.register_forward_hook(lambda m, args, out: calls.append(args))
+    trainer.train_step()
+    (_, _, kp_source, kp_driving), = calls  # forward_train is the frame's; forward the views'
+    views = zoo.pose_bank(BANK_MODEL).views
+    assert kp_driving.shape == (2 * views, 50, 2)
+    assert torch.equal(kp_driving, zoo.pose_bank(BANK_MODEL).apply(kp_source[::views]))
+
+
 if __name__ == "__main__":
     write_fixtures(FIXTURES)
