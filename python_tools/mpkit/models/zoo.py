@@ -38,7 +38,7 @@ def pose_bank(model_id: str) -> bank.PoseBank:
     cfg = load_config(model_id)
     path = models_dir() / model_id / bank.BANK_FILE
     if not path.is_file():
-        raise MpkitError(f"model {model_id} has no pose bank ({path}): measure one with "
-                         f"mpkit.pipeline.pose_bank.measure_for_model({model_id!r}, "
-                         "['carphone.mp4'], 0.2)")
+        raise MpkitError(f"model {model_id} has no pose bank ({path}): measure one from its "
+                         "training clips with mpkit.pipeline.pose_bank.measure_for_model("
+                         f"{model_id!r}, [(video, start, stop), ...])")
     return bank.load(path, cfg.views)

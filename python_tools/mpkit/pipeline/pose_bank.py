@@ -107,36 +107,26 @@ def load(path: Path, views: int) -> PoseBank:
 
 
 def measure_for_model(model_id: str, clips: list[tuple[str, int, int]]) -> PoseBank:
-    """Measures the bank from the frames [start, stop) of each clip (video, start, stop): its
-    training frames, cut like a driving clip (the crop of its first frame) and writes it to
-    models/<model_id>/. Frames without a face are left out."""
-    from mpkit.errors import NoFaceError
-    from mpkit.landmarks.face import FaceLandmarker, FaceTracker
+    """Measures the bank from the frames [start, stop) of each clip (video, start, stop), e.g.
+    the training ranges of models/clips.yaml, cut like a driving clip (the crop of its first
+    frame with a face; frames without one are left out), and writes it to models/<model_id>/.
+    The landmarks come from the training data's per-video cache."""
     from mpkit.media.assets import asset_path
-    from mpkit.media.video import read_frames
     from mpkit.models.config import load_config, models_dir
     from mpkit.pipeline.animator import facial_keypoints
     from mpkit.pipeline.crop import face_crop
+    from mpkit.train.landmark_cache import clip_landmarks
 
     cfg = load_config(model_id)
-    landmarker, tracks = FaceLandmarker(), []
+    tracks = []
     for video, start, stop in clips:
-        path = Path(video) if Path(video).is_file() else asset_path(video)
-        tracker, crop, track = FaceTracker(landmarker, video), None, []
-        for i, frame in enumerate(read_frames(path, limit=stop)):
-            if i < start:
-                continue
-            try:
-                points = tracker.update(frame).points
-            except NoFaceError:
-                tracker.roi = None
-                continue
-            crop = crop or face_crop(points)
-            track.append(facial_keypoints(points, crop, cfg.resolution))
-        if len(track) < 2:
-            raise MpkitError(f"{video} frames [{start}, {stop}): {len(track)} with a face; the "
+        points = clip_landmarks(Path(video) if Path(video).is_file() else asset_path(video)).points
+        faces = [p for p in points[start:stop] if not np.isnan(p[0, 0])]
+        if len(faces) < 2:
+            raise MpkitError(f"{video} frames [{start}, {stop}): {len(faces)} with a face; the "
                              "pose bank needs at least 2")
-        tracks.append(np.stack(track))
+        crop = face_crop(faces[0])
+        tracks.append(np.stack([facial_keypoints(p, crop, cfg.resolution) for p in faces]))
     bank = measure(tracks, cfg.views, {
         "clips": [list(c) for c in clips], "reference": "each clip's first frame with a face",
         "landmarks": "the 106 facial keypoints in the crop of that frame"})
