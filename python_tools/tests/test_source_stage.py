@@ -72,15 +72,35 @@ def written(tmp_path_factory, asset):
     return out
 
 
+def _numbers(value) -> list[float]:
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in _numbers(value[k])]
+    if isinstance(value, list):
+        return [x for v in value for x in _numbers(v)]
+    return [value] if isinstance(value, float) else []
+
+
+def _floats_as(value, fill):
+    if isinstance(value, dict):
+        return {k: _floats_as(v, fill) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats_as(v, fill) for v in value]
+    return fill if isinstance(value, float) else value
+
+
 def test_fixtures_are_what_the_current_code_writes(written):
+    """Within what another CPU's TFLite segmenter and torch kernels may change (a level on a
+    few pixels, float rounding); the algorithms themselves are checked exactly below."""
     names = sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".png", ".json"))
     assert names == sorted(p.name for p in written.iterdir())
     for name in names:
         if name.endswith(".png"):
-            assert np.array_equal(_read(FIXTURES / name), _read(written / name)), name
+            diff = np.abs(_read(FIXTURES / name).astype(int) - _read(written / name))
+            assert (diff > 0).mean() < 0.005, f"{name}: {(diff > 0).mean():.2%} pixels differ"
         else:
-            assert json.loads((FIXTURES / name).read_text()) == json.loads(
-                (written / name).read_text()), name
+            want, got = (json.loads((d / name).read_text()) for d in (FIXTURES, written))
+            assert _floats_as(want, 0.0) == _floats_as(got, 0.0), name  # all but the floats
+            np.testing.assert_allclose(_numbers(got), _numbers(want), atol=1e-5, err_msg=name)
     total = sum(p.stat().st_size for p in FIXTURES.iterdir())
     assert total < 300_000, f"fixtures are {total} bytes"
 
