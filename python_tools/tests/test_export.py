@@ -251,7 +251,7 @@ def test_tflite_bundle_is_validated_on_the_cpu_and_the_real_gpu_accelerator(tfli
     so the bundle claims both delegates."""
     m = tflite_bundle.manifest
     gate = m.validation["gate"]["end_to_end_psnr_db"]
-    assert m.delegates == ["cpu", "gpu"]
+    assert m.delegates == ["cpu", "gpu"], m.validation["delegates"]
     assert m.validation["delegates"]["gpu"]["claimed"] and m.validation["passed"]
     for c in m.components:
         assert tuple(c.validation) == GPU_CHECKS, c.name
