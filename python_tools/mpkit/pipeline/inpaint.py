@@ -4,7 +4,7 @@ The paper inpaints with LaMa, which cannot be had offline. The default here is a
 push-pull pyramid fill that the Kotlin core implements operation for operation
 (`org.mpkit.core.Inpaint`, float32 in the same order; testdata/source_stage/ holds the shared
 fixtures), so a photo picked on a phone gets the background training saw. Any object with
-`inpaint(image, mask) -> image` can replace it (a learned inpainter, or `OpenCVInpainter`).
+`inpaint(image, mask) -> image` can replace it (e.g. a learned inpainter).
 """
 
 from __future__ import annotations
@@ -92,18 +92,6 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
 class PushPullInpainter:
     def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return to_uint8(push_pull(image, mask))
-
-
-class OpenCVInpainter:
-    """OpenCV's Telea inpainting (the former default; no phone has OpenCV)."""
-
-    def __init__(self, radius: int = 5):
-        self.radius = radius
-
-    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        import cv2
-
-        return cv2.inpaint(image, mask.astype(np.uint8) * 255, self.radius, cv2.INPAINT_TELEA)
 
 
 def dilation_side(height: int) -> int:

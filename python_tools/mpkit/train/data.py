@@ -20,7 +20,7 @@ from mpkit.media.files import atomic_output
 from mpkit.media.image import read_image
 from mpkit.media.video import read_frames, video_info
 from mpkit.pipeline.crop import Crop, face_crop
-from mpkit.pipeline.inpaint import OpenCVInpainter, pseudo_background
+from mpkit.pipeline.inpaint import PushPullInpainter, pseudo_background
 from mpkit.train.augment import synthetic_motion
 from mpkit.train.config import ClipSpec, DataSpec, TrainConfig
 from mpkit.train.landmark_cache import clip_landmarks, landmarker_version
@@ -137,7 +137,7 @@ class _FramePrep:
     def __init__(self, resolution: int, mask_size: int):
         self.resolution, self.mask_size = resolution, mask_size
         self.landmarker, self.segmenter = FaceLandmarker(), Segmenter()
-        self.inpainter = OpenCVInpainter()
+        self.inpainter = PushPullInpainter()
 
     def __call__(self, frame: np.ndarray, points: np.ndarray, crop: Crop):
         r, s = self.resolution, self.mask_size

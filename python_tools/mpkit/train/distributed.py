@@ -71,12 +71,14 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
             return super().forward(x)
         from torch.distributed.nn.functional import all_reduce
 
-        n = torch.tensor([x.shape[0] * x.shape[2] * x.shape[3]], dtype=x.dtype)
-        sums = all_reduce(torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), n]))
+        # Two passes (the mean, then the squared deviations from it), as precise as
+        # BatchNorm2d's own; E[x²] - mean² loses the variance of large activations.
         c = x.shape[1]
-        count = sums[2 * c]
+        n = torch.tensor([x.shape[0] * x.shape[2] * x.shape[3]], dtype=x.dtype)
+        sums = all_reduce(torch.cat([x.sum((0, 2, 3)), n]))
+        count = sums[c]
         mean = sums[:c] / count
-        var = sums[c:2 * c] / count - mean * mean
+        var = all_reduce((x - mean.view(1, c, 1, 1)).pow(2).sum((0, 2, 3))) / count
         with torch.no_grad():
             m = self.momentum if self.momentum is not None else 1 / float(
                 self.num_batches_tracked + 1)
@@ -107,3 +109,22 @@ def data_parallel(module: nn.Module, world: World) -> nn.Module:
 
     ids = [world.local_rank] if world.device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=ids)
+
+
+def average_gradients(module: nn.Module, world: World) -> None:
+    """Gradients averaged over the world in place, for a module outside DDP."""
+    if world.size == 1:
+        return
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world.size
+
+
+def mean_over_ranks(values: dict[str, torch.Tensor], world: World) -> dict[str, float]:
+    """Scalars averaged over the world: each rank's slice mean → the global batch's mean."""
+    if world.size == 1:
+        return {k: float(v) for k, v in values.items()}
+    stacked = torch.stack([v.float().reshape(()) for v in values.values()]).to(world.device)
+    dist.all_reduce(stacked)
+    return {k: float(v) / world.size for k, v in zip(values, stacked.cpu())}

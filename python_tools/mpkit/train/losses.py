@@ -37,10 +37,10 @@ def apply_affine(theta: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 
 def equivariance_loss(detector, image: torch.Tensor, kp: torch.Tensor,
-                      generator: torch.Generator) -> torch.Tensor:
+                      theta: torch.Tensor) -> torch.Tensor:
     """Keypoints of a transformed image, mapped back, must land on the original keypoints.
-    The transformed image samples the original at A(z), so its keypoints k' satisfy A(k') = k."""
-    theta = random_affine(image.shape[0], generator)
+    The transformed image samples the original at A(z) (`theta`, from `random_affine`), so its
+    keypoints k' satisfy A(k') = k."""
     grid = F.affine_grid(theta, list(image.shape), align_corners=True)
     moved = F.grid_sample(image, grid, padding_mode="border", align_corners=True)
     return (apply_affine(theta, detector(moved)) - kp).abs().mean()
