@@ -18,7 +18,7 @@ from mpkit.media.video import read_frames
 from mpkit.metrics.image import psnr, ssim
 from mpkit.metrics.landmarks import landmark_distance
 from mpkit.models import zoo
-from mpkit.pipeline.animator import Animator, evenly
+from mpkit.pipeline.animator import Animator
 
 
 def reference_model(manifest: Manifest):
@@ -40,7 +40,7 @@ def reference_frames(manifest: Manifest, bundle: Path, indices: list[int]) -> li
     animator = Animator(model)
     driving = list(read_frames(helpers["sample_driving"]))
     avatar = animator.prepare_source(read_image(helpers["sample_source"]))
-    drive = animator.prepare_driving(avatar, driving[0], evenly(driving, model.cfg.views))
+    drive = animator.prepare_driving(avatar, driving[0])
     tracker = FaceTracker(animator.landmarker)
     wanted, out = set(indices), {}
     for i in range(max(indices) + 1):

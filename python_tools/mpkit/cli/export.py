@@ -20,19 +20,28 @@ from mpkit.export.pipeline import export as run_export
 @click.option("--checkpoint", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="replace a non-empty output folder")
 @click.option("--ignore-gate", is_flag=True, help="keep a bundle that fails its quality gate")
+@click.option("--delegate", "delegates", multiple=True,
+              help="validate (and claim) only these host delegates, e.g. --delegate cpu to skip "
+                   "the slow software GPU (default: every one this host runs)")
 @json_option
-def export(model_id, backend, recipe, output, checkpoint, force, ignore_gate, as_json):
+def export(model_id, backend, recipe, output, checkpoint, force, ignore_gate, delegates, as_json):
     """Lower → validate on real faces → bundle (manifest.json + component files)."""
     result = run_export(model_id, backend, recipe, output, resolve_checkpoint(model_id, checkpoint),
-                        force, ignore_gate, progress=progress)
+                        force, ignore_gate, progress=progress, delegates=delegates or None)
     if as_json:
         echo_json({"bundle": result.out, "manifest": result.manifest.model_dump(mode="json")})
         return
-    v = result.manifest.validation
-    e2e = v.get("end_to_end")
-    quality = (f"end-to-end PSNR min {e2e['psnr_db_min']} dB over {e2e['frames']} frames"
-               if e2e else "not runnable on this host: validate on a device")
-    click.echo(f"{result.out}: {len(result.manifest.components)} components, {quality}")
+    m = result.manifest
+    e2e = m.validation.get("end_to_end") or {}
+    quality = (("end-to-end PSNR min " + ", ".join(f"{k} {f['psnr_db_min']} dB"
+                                                   for k, f in e2e.items())
+                + f" over {next(iter(e2e.values()))['frames']} frames") if e2e
+               else "not runnable on this host: validate on a device")
+    click.echo(f"{result.out}: {len(m.components)} components, {quality}; validated for "
+               f"{', '.join(m.delegates)}")
+    for name, d in m.validation.get("delegates", {}).items():
+        if not d["claimed"]:
+            click.echo(f"  {name} not claimed: {d['why']}")
 
 
 @click.group("bundle")

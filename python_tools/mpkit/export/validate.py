@@ -17,7 +17,7 @@ from mpkit.media.video import read_frames
 from mpkit.metrics.image import psnr, ssim
 from mpkit.models.portrait import PortraitModel
 from mpkit.landmarks.face import FaceTracker
-from mpkit.pipeline.animator import Animator, even_indices, evenly
+from mpkit.pipeline.animator import Animator, even_indices
 
 COMPONENT_ATTRS = {"keypoints": "keypoints", "dense_motion": "dense_motion",
                    "synthesis": "synthesis", "multiview": "multiview"}
@@ -49,11 +49,10 @@ def _driving_frames(cal: CalibrationSet) -> list[np.ndarray]:
 def run_pipeline(animator: Animator, cal: CalibrationSet, driving: list[np.ndarray]
                  ) -> list[np.ndarray]:
     """Every calibration source animated by the calibration driving frames."""
-    views = evenly(driving, animator.cfg.views)
     images = []
     for name in cal.sources:
         avatar = animator.prepare_source(read_image(asset_path(name)), name=name)
-        drive = animator.prepare_driving(avatar, driving[0], views, name=cal.driving.video)
+        drive = animator.prepare_driving(avatar, driving[0], name=cal.driving.video)
         tracker = FaceTracker(animator.landmarker, cal.driving.video)
         for frame in driving:
             images.append(animator.frame(avatar, drive, frame, tracker.update(frame).points)[1])

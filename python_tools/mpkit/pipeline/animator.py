@@ -25,11 +25,6 @@ def even_indices(length: int, count: int) -> list[int]:
     return np.linspace(0, length - 1, count).round().astype(int).tolist()
 
 
-def evenly(frames: list[np.ndarray], count: int) -> list[np.ndarray]:
-    """The frames at `even_indices`."""
-    return [frames[i] for i in even_indices(len(frames), count)]
-
-
 def facial_keypoints(points: np.ndarray, crop: Crop, resolution: int) -> np.ndarray:
     """The facial-keypoint subset of a face mesh, in the crop's [-1,1] coordinates."""
     return to_unit(crop.points_to_crop(points[facial_indices()], resolution),
@@ -121,11 +116,10 @@ class Animator:
         return kp
 
     @torch.no_grad()
-    def prepare_driving(self, avatar: Avatar, first: np.ndarray, views: object = None,
-                        name: str = "driving") -> Driving:
+    def prepare_driving(self, avatar: Avatar, first: np.ndarray, name: str = "driving"
+                        ) -> Driving:
         """The driving crop and reference keypoints, from the first driving frame alone (live
-        camera driving knows no later frame). `views` is ignored: it stays only until the
-        callers that still pass view frames drop them."""
+        camera driving knows no later frame)."""
         face = self.landmarker.landmarks(first, name=f"{name} frame 0")
         crop = face_crop(face.points)
         return Driving(crop, self._drive_kp(crop.apply(first, self.cfg.resolution), face.points,

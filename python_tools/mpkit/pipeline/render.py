@@ -13,7 +13,7 @@ import numpy as np
 from mpkit.media.image import read_image
 from mpkit.media.video import read_frames, video_info, write_video
 from mpkit.models.portrait import PortraitModel
-from mpkit.pipeline.animator import Animator, even_indices
+from mpkit.pipeline.animator import Animator
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,8 @@ def animate_video(model: PortraitModel, source: Path, driving: Path, output: Pat
     animator = Animator(model)
     trained = bool(getattr(model, "trained", False))
     avatar = animator.prepare_source(image, name=str(source))
-    wanted = set(even_indices(info.frames, model.cfg.views))
-    picked = {i: f for i, f in enumerate(read_frames(driving)) if i in wanted or i == 0}
-    views = [picked[i] for i in sorted(wanted)]
-    views += [views[-1]] * (model.cfg.views - len(views))  # very short clips repeat a pose
-    drive = animator.prepare_driving(avatar, picked[0], views, name=str(driving))
+    drive = animator.prepare_driving(avatar, next(read_frames(driving, limit=1)),
+                                     name=str(driving))
     start = time.perf_counter()
     done = 0
 

@@ -48,7 +48,7 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
     from mpkit.media.image import read_image, write_image
     from mpkit.media.video import read_frames
     from mpkit.models import zoo
-    from mpkit.pipeline.animator import Animator, evenly
+    from mpkit.pipeline.animator import Animator
     from mpkit.vdevice.host_state import pss_kb, thermal_zones
 
     start = time.perf_counter()
@@ -70,7 +70,7 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
     driving = list(read_frames(clip))
     start = time.perf_counter()
     avatar = animator.prepare_source(read_image(helpers["sample_source"]))
-    drive = animator.prepare_driving(avatar, driving[0], evenly(driving, model.cfg.views))
+    drive = animator.prepare_driving(avatar, driving[0])
     source_ms = (time.perf_counter() - start) * 1e3
     for log in component_ms.values():
         log.clear()
