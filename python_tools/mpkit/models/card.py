@@ -27,9 +27,13 @@ DESIGN_NOTES = """\
   dense-motion U-Net; it outputs the TPS contribution maps, a 2-channel residual flow and 4
   occlusion masks; two training-only heads predict the driving frame's foreground and landmark
   masks.
-- **Pseudo background**: the paper inpaints with LaMa; offline, OpenCV's Telea inpainting fills the
-  dilated foreground (the `Inpainter` interface takes a learned inpainter).
-- **Pseudo multiview**: the source is warped to T=4 poses sampled from the driving video; their
+- **Pseudo background**: the paper inpaints with LaMa; offline, a mask-aware push-pull pyramid fill
+  (mask-weighted 2×2 means down, 3/4–1/4 upsampling back, known pixels kept) fills the dilated
+  foreground; the Kotlin core computes the same bits (the `Inpainter` interface takes a learned
+  inpainter).
+- **Pseudo multiview**: the source is warped to the T=4 poses of the model's pose bank
+  (`pose_bank.json`: the identity and 3 k-means centres of the affine head motions in the training
+  clips), in training and inference alike, so the source stage needs only the photo; their
   lowest-resolution synthesis-encoder features are cached and fused by one 1×1 conv.
 - **TPS solve**: a pivoted Gauss–Jordan elimination with static loops inside `dense_motion`
   (`torch.linalg.inv/solve` do not lower to ExecuTorch or LiteRT; see `mpkit/models/tps.py`).
