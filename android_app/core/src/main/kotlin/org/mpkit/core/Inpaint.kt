@@ -21,27 +21,29 @@ object Inpaint {
     fun dilate(mask: BooleanArray, width: Int, height: Int, side: Int): BooleanArray {
         require(mask.size == width * height) { "mask has ${mask.size} values, not $width×$height" }
         val r = side / 2
-        val rows = BooleanArray(mask.size)
-        for (y in 0 until height) {
-            for (x in 0 until width) {
-                var any = false
-                for (sx in maxOf(0, x - r)..minOf(width - 1, x + r)) {
-                    any = any || mask[y * width + sx]
-                }
-                rows[y * width + x] = any
-            }
+        return maxPass(
+            maxPass(mask, width, height, r, alongRows = true),
+            width,
+            height,
+            r,
+            alongRows = false
+        )
+    }
+
+    private fun maxPass(
+        mask: BooleanArray,
+        width: Int,
+        height: Int,
+        r: Int,
+        alongRows: Boolean
+    ): BooleanArray = BooleanArray(mask.size) { i ->
+        val x = i % width
+        val y = i / width
+        if (alongRows) {
+            (maxOf(0, x - r)..minOf(width - 1, x + r)).any { mask[y * width + it] }
+        } else {
+            (maxOf(0, y - r)..minOf(height - 1, y + r)).any { mask[it * width + x] }
         }
-        val out = BooleanArray(mask.size)
-        for (y in 0 until height) {
-            for (x in 0 until width) {
-                var any = false
-                for (sy in maxOf(0, y - r)..minOf(height - 1, y + r)) {
-                    any = any || rows[sy * width + x]
-                }
-                out[y * width + x] = any
-            }
-        }
-        return out
     }
 
     /** The pixels to fill: the foreground (values in [0,1]), thresholded and dilated. */
