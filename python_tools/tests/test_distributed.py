@@ -117,3 +117,13 @@ def test_two_processes_follow_one_process_and_resume_on_another_world_size(asset
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(one[2:], resumed[2:], strict=True):
         assert b["total"] == pytest.approx(a["total"], rel=0.05), a["step"]
+
+
+def test_a_world_that_does_not_divide_the_batch_is_a_clear_error():
+    from mpkit.errors import UsageError
+    from mpkit.train.distributed import World
+
+    with pytest.raises(UsageError, match="batch_size 4 does not split over 3 processes: use a "
+                                         "multiple of 3"):
+        World(rank=1, size=3).slice(4)
+    assert World(rank=1, size=2).slice(4) == slice(2, 4)
