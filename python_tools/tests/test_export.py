@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from mpkit.errors import MpkitError, UnknownNameError
 from mpkit.export import bundle
@@ -109,6 +110,31 @@ def test_tflite_metadata_names_every_tensor(quantized):
         graph = read_metadata(result.out / c.file)["subgraph_metadata"][0]
         assert [t["name"] for t in graph["input_tensor_metadata"]] == [i.name for i in c.inputs]
         assert [t["name"] for t in graph["output_tensor_metadata"]] == [o.name for o in c.outputs]
+
+
+def test_tflite_int8_quantizes_a_convolution_over_32_mib(tmp_path):
+    # mp-16g's widest convolutions have weights over 32 MiB, where ai-edge-quantizer 0.10.0 took
+    # a path that could not broadcast per-channel scales; each output channel here has its own
+    # range, so a scale on the wrong channel shows in the SQNR.
+    import litert_torch
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    from mpkit.export.backends.tflite import quantize_tflite
+    from mpkit.export.validate import sqnr_db
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1024, 1024, 3, padding=1)).eval()
+    with torch.no_grad():
+        net[0].weight *= torch.logspace(-2, 0, 1024)[:, None, None, None]
+    assert net[0].weight.numel() * 4 > 32 * 2**20
+    x = torch.randn(1, 1024, 4, 4, generator=torch.Generator().manual_seed(0))
+    path = tmp_path / "conv.tflite"
+    litert_torch.convert(net, (x,)).export(str(path))
+    quantized = quantize_tflite(path.read_bytes(), load_recipe("mixed"), [(x,)])
+    interpreter = Interpreter(model_content=quantized)
+    assert np.int8 in {t["dtype"] for t in interpreter.get_tensor_details()}
+    got = interpreter.get_signature_runner()(args_0=x.numpy())
+    assert sqnr_db(net(x).detach().numpy(), next(iter(got.values()))) > 30
 
 
 def test_int8_everywhere_is_refused_naming_what_xnnpack_cannot_compile(asset, tmp_path):

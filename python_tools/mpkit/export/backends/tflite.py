@@ -4,6 +4,7 @@ CPU (XNNPACK), GPU or NNAPI at run time."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +27,8 @@ _TFL_OPS = {"conv": ("CONV_2D", "DEPTHWISE_CONV_2D"), "linear": ("FULLY_CONNECTE
 # the TPS solve and the flow sums are 1×1 convolutions by constant ones, arithmetic that must
 # stay float (int8 took the deformation to 6 dB SQNR).
 _LEARNED_SCOPE = r"torch\.nn\.modules\.(conv\.Conv2d|linear\.Linear)|mpkit\.models\.blocks\."
+# ai-edge-quantizer quantizes a tensor over this size through a 2-D view in row chunks.
+_QUANTIZER_CHUNK_BYTES = 32 * 1024 * 1024
 
 
 def quantize_tflite(float_model: bytes, recipe: Recipe,
@@ -45,7 +48,7 @@ def quantize_tflite(float_model: bytes, recipe: Recipe,
             q.add_static_config(_LEARNED_SCOPE, op, activation_num_bits=8, weight_num_bits=8)
     result = None
     # The quantizer draws progress bars on stderr for every call; progress is the caller's job.
-    with contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stderr(io.StringIO()), _weights_over_32_mib_in_slices():
         if q.need_calibration:
             # One sample at a time, ranges merged as global min/max: the quantizer's own merge
             # is a moving average dominated by the first sample, which clips the rest
@@ -57,6 +60,38 @@ def quantize_tflite(float_model: bytes, recipe: Recipe,
             result = _merge_ranges(per_sample)
         quantized = q.quantize(result, enable_progress_bar=False, enable_progress_report=False)
     return _inline_buffers(quantized.quantized_model)
+
+
+@contextlib.contextmanager
+def _weights_over_32_mib_in_slices() -> Iterator[None]:
+    """ai-edge-quantizer 0.10.0 cannot quantize a weight over 32 MiB with per-channel scales: its
+    chunked path broadcasts the [O,1,1,1] scales to a [O·H·W, I] view ("input operand has more
+    dimensions than allowed by the axis remapping", google-ai-edge/ai-edge-quantizer#512). That
+    hits mp-16g's widest convolutions. Such a weight is quantized by the same function in slices
+    along its output channels, each under the threshold, with its own channels' scales."""
+    from ai_edge_quantizer.algorithms.uniform_quantize import uniform_quantize_tensor as uqt
+
+    whole = uqt.uniform_quantize
+
+    def sliced(data: np.ndarray, params, is_blockwise_quant: bool = False) -> np.ndarray:
+        if is_blockwise_quant or data.ndim < 2 or data.nbytes <= _QUANTIZER_CHUNK_BYTES:
+            return whole(data, params, is_blockwise_quant)
+        params = uqt.fix_quantization_params_rank(data, params)
+        rows = max(1, data.shape[0] * _QUANTIZER_CHUNK_BYTES // data.nbytes)
+
+        def part(values: np.ndarray, k: int) -> np.ndarray:
+            return values[k:k + rows] if values.shape[0] > 1 else values
+
+        return np.concatenate([
+            whole(data[k:k + rows], dataclasses.replace(
+                params, scale=part(params.scale, k), zero_point=part(params.zero_point, k)))
+            for k in range(0, data.shape[0], rows)])
+
+    uqt.uniform_quantize = sliced
+    try:
+        yield
+    finally:
+        uqt.uniform_quantize = whole
 
 
 def _inline_buffers(model: bytes) -> bytes:
