@@ -177,3 +177,44 @@ def test_an_unknown_warp_implementation_is_refused():
 
     with pytest.raises(ValueError, match="unknown warp implementation 'gathr'"):
         Warp(WarpConfig(), impl="gathr")(torch.rand(1, 3, 8, 8), torch.rand(1, 4, 4, 2))
+
+
+def test_models_pose_bank_measures_the_training_ranges_and_checks_the_stored_bank(
+        run_cli, tmp_path, monkeypatch, asset):
+    """On the real clips (landmarks from the training cache), in a copy of models/."""
+    import json
+    import shutil
+
+    shutil.copy(models_dir() / "clips.yaml", tmp_path)
+    shutil.copytree(models_dir() / "mp-tiny", tmp_path / "mp-tiny",
+                    ignore=shutil.ignore_patterns("weights.safetensors"))
+    shipped = (models_dir() / "mp-tiny/pose_bank.json").read_text()
+    monkeypatch.setenv("MPKIT_MODELS_DIR", str(tmp_path))
+    bank, files = tmp_path / "mp-tiny/pose_bank.json", sorted((tmp_path / "mp-tiny").iterdir())
+    code, out, err = run_cli("models", "pose-bank", "mp-tiny", "--check")
+    assert code == 0 and f"{bank} is the measured bank" in out, err
+    assert ("mp-tiny: 4 poses measured from 4310 frames of franck.webm [0, 3950), "
+            "WolfgangLanger_Pexels.mp4 [0, 360)") in out
+    assert "pose 0: [1 0 0; 0 1 0]" in out and "pose 3: [0.977 -0.142 0.185; " in out
+    data = json.loads(shipped)
+    data["affines"][1][0][2] += 0.01
+    bank.write_text(json.dumps(data))
+    code, _, err = run_cli("models", "pose-bank", "mp-tiny", "--check")
+    assert code == 1 and ("differs from the measured bank in affines (largest affine "
+                          "difference 0.01): write the measured one with `mpkit models "
+                          "pose-bank mp-tiny`") in err, err
+    bank.unlink()
+    code, _, err = run_cli("models", "pose-bank", "mp-tiny", "--check")
+    assert code == 1 and f"{bank} does not exist" in err and not bank.exists()
+    code, out, err = run_cli("models", "pose-bank", "mp-tiny")
+    assert code == 0 and f"wrote {bank}" in out, err
+    assert bank.read_text() == shipped  # byte for byte, nothing left beside it
+    assert sorted((tmp_path / "mp-tiny").iterdir()) == files
+    # The ranges come from the clips file: a shorter training range measures another bank.
+    clips = (tmp_path / "clips.yaml").read_text()
+    (tmp_path / "clips.yaml").write_text(clips.replace("train: [[0, 360]]", "train: [[0, 200]]"))
+    code, out, err = run_cli("models", "pose-bank", "mp-tiny", "--check")
+    assert code == 1 and "4150 frames" in out and "differs from the measured bank" in err
+    assert json.loads(bank.read_text()) == json.loads(shipped)  # --check writes nothing
+    code, _, err = run_cli("models", "pose-bank", "mp-99g")
+    assert code == 1 and "unknown model 'mp-99g'" in err

@@ -5,10 +5,12 @@ from dataclasses import asdict
 import click
 
 from mpkit.cli.common import echo_json, json_option
+from mpkit.errors import MpkitError
 from mpkit.models import zoo
 from mpkit.models.card import write_card
 from mpkit.models.config import load_config
 from mpkit.models.measure import measure
+from mpkit.pipeline import pose_bank as bank
 
 
 @click.group("models")
@@ -73,3 +75,28 @@ def card(model_id: str) -> None:
                       zoo.default_checkpoint(model_id))
     click.echo(str(path))
 
+
+
+@models.command("pose-bank")
+@click.argument("model_id")
+@click.option("--check", is_flag=True,
+              help="compare with the stored bank instead of writing it; exit 1 if they differ")
+def pose_bank(model_id: str, check: bool) -> None:
+    """Measure the variant's pose bank from the training ranges of models/clips.yaml and write
+    models/<id>/pose_bank.json."""
+    measured = bank.measure_for_model(model_id, bank.training_clips(), write=not check)
+    clips = ", ".join(f"{video} [{start}, {stop})"
+                      for video, start, stop in measured.measured_from["clips"])
+    click.echo(f"{model_id}: {measured.views} poses measured from "
+               f"{measured.measured_from['frames']} frames of {clips}")
+    for t, affine in enumerate(measured.affines):
+        rows = "; ".join(" ".join(f"{v:.3g}" for v in row) for row in affine)
+        click.echo(f"  pose {t}: [{rows}]")
+    path = bank.bank_path(model_id)
+    if not check:
+        click.echo(f"wrote {path}")
+    elif why := bank.difference(model_id, measured):
+        raise MpkitError(f"{why}: write the measured one with `mpkit models pose-bank "
+                         f"{model_id}`")
+    else:
+        click.echo(f"{path} is the measured bank")

@@ -8,7 +8,8 @@ motions act on positions in the 256² crop, so they need no checkpoint). They ar
 from real head motion: per training clip, the least-squares affine map from the first frame's
 facial landmarks to each frame's; view 0 is the identity (the source's own pose), the others
 are k-means centres of those maps. The bank is `models/<id>/pose_bank.json` (JSON, which the
-phone reads with org.json).
+phone reads with org.json), measured again with `mpkit models pose-bank ID`; every bundle
+carries a copy.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def measure(tracks: list[np.ndarray], views: int, measured_from: dict) -> PoseBa
     return PoseBank(affines, {**measured_from, "frames": len(maps)})
 
 
+def bank_path(model_id: str) -> Path:
+    """Where the model's bank is stored: models/<model_id>/pose_bank.json."""
+    from mpkit.models.config import models_dir
+
+    return models_dir() / model_id / BANK_FILE
+
+
 def save(bank: PoseBank, path: Path) -> None:
     from mpkit.media.files import atomic_output
 
@@ -88,31 +96,52 @@ def save(bank: PoseBank, path: Path) -> None:
         Path(tmp).write_text(text)
 
 
-def load(path: Path, views: int) -> PoseBank:
-    """The bank at `path`, which must have `views` motions."""
+def parse(text: bytes | str, views: int) -> PoseBank:
+    """The bank in `text` (its JSON), which must have `views` motions; ValueError says why
+    not."""
     try:
-        data = json.loads(path.read_text())
-        if data.get("format") != FORMAT or data.get("version") != VERSION:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != FORMAT \
+                or data.get("version") != VERSION:
             raise ValueError(f"not a {FORMAT} version {VERSION}")
         affines = np.asarray(data["affines"], np.float32)
         if affines.shape != (data["views"], 2, 3):
             raise ValueError(f"affines of shape {affines.shape}, not ({data['views']}, 2, 3)")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise MpkitError(f"{path}: unreadable pose bank: {e}; measure it again "
-                         "(mpkit.pipeline.pose_bank.measure_for_model)") from e
+    except (UnicodeDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"malformed ({type(e).__name__}: {e})") from e
     if len(affines) != views:
-        raise MpkitError(f"{path}: {len(affines)} poses, the model has views: {views}; measure "
-                         "it again (mpkit.pipeline.pose_bank.measure_for_model)")
+        raise ValueError(f"{len(affines)} poses, the model has views: {views}")
     return PoseBank(affines, data.get("measured_from", {}))
 
 
-def measure_for_model(model_id: str, clips: list[tuple[str, int, int]]) -> PoseBank:
+def load(path: Path, views: int) -> PoseBank:
+    """The bank at `path` (models/<id>/pose_bank.json), which must have `views` motions."""
+    try:
+        return parse(path.read_bytes(), views)
+    except (OSError, ValueError) as e:
+        raise MpkitError(f"{path}: unreadable pose bank: {e}; measure it again "
+                         f"(mpkit models pose-bank {path.parent.name})") from e
+
+
+def training_clips() -> list[tuple[str, int, int]]:
+    """The training ranges of models/clips.yaml as (video, start, stop), the clips a model's
+    bank is measured from."""
+    from mpkit.configfile import load_yaml
+    from mpkit.models.config import models_dir
+    from mpkit.train.config import DataSpec
+
+    spec = load_yaml(DataSpec, models_dir() / "clips.yaml")
+    return [(c.asset, start, stop) for c in spec.training_clips() for start, stop in c.train]
+
+
+def measure_for_model(model_id: str, clips: list[tuple[str, int, int]], write: bool = True
+                      ) -> PoseBank:
     """Measures the bank from the frames [start, stop) of each clip (video, start, stop), e.g.
-    the training ranges of models/clips.yaml, cut like a driving clip (the crop of its first
-    frame with a face; frames without one are left out), and writes it to models/<model_id>/.
+    `training_clips()`, cut like a driving clip (the crop of its first frame with a face;
+    frames without one are left out), and writes it to models/<model_id>/ unless not `write`.
     The landmarks come from the training data's per-video cache."""
     from mpkit.media.assets import asset_path
-    from mpkit.models.config import load_config, models_dir
+    from mpkit.models.config import load_config
     from mpkit.pipeline.animator import facial_keypoints
     from mpkit.pipeline.crop import face_crop
     from mpkit.train.landmark_cache import clip_landmarks
@@ -130,5 +159,27 @@ def measure_for_model(model_id: str, clips: list[tuple[str, int, int]]) -> PoseB
     bank = measure(tracks, cfg.views, {
         "clips": [list(c) for c in clips], "reference": "each clip's first frame with a face",
         "landmarks": "the 106 facial keypoints in the crop of that frame"})
-    save(bank, models_dir() / model_id / BANK_FILE)
+    if write:
+        save(bank, bank_path(model_id))
     return bank
+
+
+def difference(model_id: str, measured: PoseBank) -> str | None:
+    """Why models/<model_id>/pose_bank.json is not `measured` (None when it is)."""
+    path = bank_path(model_id)
+    try:
+        stored = json.loads(path.read_text())
+    except FileNotFoundError:
+        return f"{path} does not exist"
+    except (OSError, ValueError) as e:
+        return f"{path} is unreadable ({e})"
+    wanted = json.loads(json.dumps(measured.to_json()))  # tuples as lists, as stored
+    if stored == wanted:
+        return None
+    keys = sorted(k for k in {*stored, *wanted} if stored.get(k) != wanted.get(k))
+    why = f"{path} differs from the measured bank in {', '.join(keys)}"
+    try:
+        gap = np.abs(np.asarray(stored["affines"], np.float64) - measured.affines).max()
+        return f"{why} (largest affine difference {gap:.3g})"
+    except (KeyError, TypeError, ValueError):
+        return why
