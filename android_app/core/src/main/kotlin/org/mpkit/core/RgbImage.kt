@@ -20,3 +20,58 @@ class RgbImage(
         pixels[(y * width + x) * 3 + c] = value.coerceIn(0, 255).toByte()
     }
 }
+
+/**
+ * OpenCV's `warpAffine` (bilinear, outside pixels black), bit for bit: `m` (2×3, row-major) maps
+ * this image's pixels to the `width`×`height` output's; each output pixel samples the source at
+ * the inverse map, rounded to 1/32 px, with the fixed-point weights OpenCV uses.
+ */
+fun RgbImage.warpAffine(m: DoubleArray, width: Int, height: Int): RgbImage {
+    require(m.size == 6) { "an affine map is 2x3, got ${m.size} values" }
+    val det = m[0] * m[4] - m[1] * m[3]
+    val d = if (det != 0.0) 1.0 / det else 0.0
+    val a11 = m[4] * d
+    val a22 = m[0] * d
+    val a12 = -m[1] * d
+    val a21 = -m[3] * d
+    val b1 = -a11 * m[2] - a12 * m[5]
+    val b2 = -a21 * m[2] - a22 * m[5]
+    val out = RgbImage(width, height)
+    for (y in 0 until height) {
+        val x0 = Math.rint((a12 * y + b1) * 1024).toInt() + 16
+        val y0 = Math.rint((a22 * y + b2) * 1024).toInt() + 16
+        for (x in 0 until width) {
+            val qx = (x0 + Math.rint(a11 * x * 1024).toInt()) shr 5
+            val qy = (y0 + Math.rint(a21 * x * 1024).toInt()) shr 5
+            val ix = qx shr 5
+            val iy = qy shr 5
+            val fx = qx and 31
+            val fy = qy and 31
+            val w = intArrayOf(
+                (32 - fx) * (32 - fy) * 32,
+                fx * (32 - fy) * 32,
+                (32 - fx) * fy * 32,
+                fx * fy * 32
+            )
+            for (c in 0 until 3) {
+                var sum = 1 shl 14
+                for (k in 0 until 4) {
+                    val sx = ix + (k and 1)
+                    val sy = iy + (k shr 1)
+                    if (sx in 0 until this.width && sy in 0 until this.height) {
+                        sum += this[sx, sy, c] * w[k]
+                    }
+                }
+                out[x, y, c] = sum shr 15
+            }
+        }
+    }
+    return out
+}
+
+/** The image as a [1, H, W, 3] float32 tensor of `pixel / divisor + offset` (float arithmetic). */
+fun RgbImage.toTensor(name: String, divisor: Float, offset: Float): Tensor = Tensor(
+    name,
+    intArrayOf(1, height, width, 3),
+    FloatArray(pixels.size) { (pixels[it].toInt() and 0xFF) / divisor + offset }
+)
