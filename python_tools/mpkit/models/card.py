@@ -94,26 +94,37 @@ def _evaluation(folder: Path) -> list[str]:
         lines += [f"identity_distance: {numerics['identity_distance']}.", ""]
     lines += ["Landmark, expression and identity distances are averaged over the frames where "
               "the face mesh found a face (`face_found`: their share); – where it found none.", ""]
-    for section in ("self_reenactment", "cross_reenactment"):
-        for clip, methods in numerics.get(section, {}).items():
-            methods = dict(methods)
-            frames = methods.pop("frames")
-            metrics = list(next(iter(methods.values())))
-            kind = "held-out" if section == "self_reenactment" else "driving"
-            lines += [f"{section.replace('_', '-')} on {clip} ({frames} {kind} frames):", "",
-                      "| method | " + " | ".join(metrics) + " |",
-                      "|---|" + "---|" * len(metrics)]
-            lines += [f"| {name} | " + " | ".join(_figure(v[m]) for m in metrics) + " |"
-                      for name, v in methods.items()]
-            lines.append("")
+    if "data" in numerics:
+        lines += [f"Cases from {numerics['data']}.", ""]
+    for section in numerics.get("sections", []):
+        cases = section["cases"]
+        metrics = list(dict.fromkeys(m for c in cases.values() for v in c["methods"].values()
+                                     for m in v))
+        lines += [f"{section['kind'].replace('_', '-')}, {section['people']}:", "",
+                  "| case | frames | method | " + " | ".join(metrics) + " |",
+                  "|---|---|---|" + "---|" * len(metrics)]
+        for case, figures in cases.items():
+            for name, v in figures["methods"].items():
+                lines.append(f"| {case} | {figures['frames']} | {name} | "
+                             + " | ".join(_figure(v.get(m, math.nan)) for m in metrics) + " |")
+        lines.append("")
+    targets = numerics.get("targets", [])
+    if targets:
+        met = sum(t["met"] for t in targets)
+        lines += [f"Targets (`models/eval_targets.yaml`) on the held-out cases: {met} of "
+                  f"{len(targets)} met.", "", "| case | figure | value | target | met |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {t['case']} | {t['figure']} | {_figure(t['value'])} | {t['target']} | "
+                  f"{'yes' if t['met'] else '**no**'} |" for t in targets]
+        lines.append("")
     plots = sorted(folder.glob("self-*.png")) + sorted(folder.glob("cross-*.png"))
     if plots:
         lines += ["Metrics per frame:", ""]
         lines += [line for p in plots for line in (f"![{p.stem}]({p.name})", "")]
     if (folder / "eval_still.jpg").is_file():
-        lines += ["Top: self-reenactment on held-out frames (real | model | baselines). Bottom: "
-                  "cross-reenactment (driving | model | baselines). Frames at 1/4, 1/2 and 3/4 "
-                  "of each clip.", "", "![eval still](eval_still.jpg)", ""]
+        lines += ["One row per case, at the middle of its frames: self-reenactment (real | "
+                  "model | baselines), then cross-reenactment (driving | model | baselines).",
+                  "", "![eval still](eval_still.jpg)", ""]
     return lines
 
 

@@ -32,10 +32,9 @@ def side_by_side(path: Path, reference: list[np.ndarray], label: str,
 
 
 def still(path: Path, sections: list[tuple[list[np.ndarray], str, dict[str, MethodRun]]]) -> None:
-    """One image for the model card: per section (reference frames, their label, runs), the
-    side-by-side rows at 1/4, 1/2 and 3/4 of the clip, sections stacked."""
-    rows = [_row(ref, label, runs, int(len(ref) * q))
-            for ref, label, runs in sections for q in (0.25, 0.5, 0.75)]
+    """One image for the model card: per case (reference frames, their label, runs) its
+    side-by-side row at the middle of its frames, cases stacked."""
+    rows = [_row(ref, label, runs, len(ref) // 2) for ref, label, runs in sections]
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
     write_image(path, np.concatenate(rows, axis=0))

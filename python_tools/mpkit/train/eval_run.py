@@ -1,7 +1,9 @@
-"""One `mpkit eval` run: every clip and photo evaluated, its outputs written, one numerics dict."""
+"""One `mpkit eval` run: every case of a plan evaluated, its outputs written, one numerics dict
+with a table per section and the targets checked on the held-out cases."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mpkit.media.assets import sha256_file
@@ -9,6 +11,8 @@ from mpkit.metrics.identity import IdentityEmbedder
 from mpkit.models.checkpoint import read_metadata
 from mpkit.models.portrait import PortraitModel
 from mpkit.train import eval_report
+from mpkit.train.eval_plan import UNKNOWN, ClipCase, Plan
+from mpkit.train.eval_targets import Targets, check
 from mpkit.train.evaluate import cross_reenactment, self_reenactment
 
 SELF_PLOTS = ["psnr_db", "face_psnr_db", "landmark_distance_px", "expression_distance_px",
@@ -18,46 +22,77 @@ VIDEO_FPS = 10
 
 
 def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | None],
-                   videos: list[Path], photos: list[Path], holdout: float,
-                   identity: IdentityEmbedder | None, identity_note: str, output_dir: Path,
-                   record_dir: Path | None = None) -> dict:
+                   plan: Plan, plan_source: str, targets: Targets, identity: IdentityEmbedder | None,
+                   identity_note: str, output_dir: Path, record_dir: Path | None = None,
+                   progress=lambda case: None) -> dict:
     """Evaluate `models` (the first is the model under test, the others ablations) with the
-    identity-copy baseline; write side-by-side videos, per-frame plots, `numerics.yaml` and the
-    card still to `output_dir`, and all but the videos to `record_dir` too. Photos are driven by
-    the first video."""
+    identity-copy baseline on every case of `plan`; write side-by-side videos, per-frame plots,
+    `numerics.yaml` and the card still to `output_dir`, and all but the videos to `record_dir`
+    too. `progress(case)` is called as each case starts."""
     name, *ablations = models
     numerics = {"model": name, "checkpoint": _describe(weights[name]),
                 "ablations": {a: _describe(weights[a]) for a in ablations},
-                "holdout": holdout, "identity_distance": identity_note,
-                "self_reenactment": {}, "cross_reenactment": {}}
+                "identity_distance": identity_note, "data": plan_source,
+                "sections": [], "targets": []}
     output_dir.mkdir(parents=True, exist_ok=True)
     folders = [output_dir] + ([record_dir] if record_dir else [])
-    sections = []
-    for video in videos:
-        real, runs = self_reenactment(models, video, holdout, identity)
-        sections.append((real, "real", runs))
-        numerics["self_reenactment"][video.name] = {
-            "frames": len(real), **{n: r.summary() for n, r in runs.items()}}
-        eval_report.side_by_side(output_dir / f"self-{video.stem}.mp4", real, "real", runs,
-                                 VIDEO_FPS)
+    stills = []
+    for case in plan.clips:
+        progress(case.describe())
+        real, runs = self_reenactment(models, case.load(), identity)
+        stills.append((real, f"real {case.name}", runs))
+        _add(numerics, targets, "self_reenactment", case.people, case.describe(), len(real),
+             runs)
+        stem = f"self-{_slug(case.describe())}"
+        eval_report.side_by_side(output_dir / f"{stem}.mp4", real, "real", runs, VIDEO_FPS)
         for folder in folders:
-            eval_report.plot(folder / f"self-{video.stem}.png", runs, SELF_PLOTS,
-                             f"self-reenactment, held-out frames of {video.name}")
-    for photo in photos:
-        driving, runs = cross_reenactment(models, photo, videos[0], identity)
-        sections.append((driving, "driving", runs))
-        key = f"{photo.stem} <- {videos[0].name}"
-        numerics["cross_reenactment"][key] = {
-            "frames": len(driving), **{n: r.summary() for n, r in runs.items()}}
-        eval_report.side_by_side(output_dir / f"cross-{photo.stem}.mp4", driving, "driving",
-                                 runs, VIDEO_FPS)
-        for folder in folders:
-            eval_report.plot(folder / f"cross-{photo.stem}.png", runs, CROSS_PLOTS,
-                             f"cross-reenactment: {key}")
+            eval_report.plot(folder / f"{stem}.png", runs, SELF_PLOTS,
+                             f"self-reenactment: {case.describe()}")
+    for photo in plan.photos:
+        image = photo.load()
+        for driver in plan.drivers:
+            key = f"{photo.name} <- {driver.describe()}"
+            progress(key)
+            driving, runs = cross_reenactment(models, image, driver.load(), identity)
+            stills.append((driving, f"driving {driver.name}", runs))
+            _add(numerics, targets, "cross_reenactment", _cross_people(photo.people, driver),
+                 key, len(driving), runs)
+            stem = f"cross-{_slug(photo.name)}-{_slug(driver.describe())}"
+            eval_report.side_by_side(output_dir / f"{stem}.mp4", driving, "driving", runs,
+                                     VIDEO_FPS)
+            for folder in folders:
+                eval_report.plot(folder / f"{stem}.png", runs, CROSS_PLOTS,
+                                 f"cross-reenactment: {key}")
     for folder in folders:
         eval_report.write_numerics(folder / "numerics.yaml", numerics)
-        eval_report.still(folder / "eval_still.jpg", sections)
+        eval_report.still(folder / "eval_still.jpg", stills)
     return numerics
+
+
+def _add(numerics: dict, targets: Targets, kind: str, people: str, key: str, frames: int,
+         runs: dict) -> None:
+    """Adds a case to its section (kind × people), and its target checks unless the case came
+    from the command line."""
+    methods = {n: r.summary() for n, r in runs.items()}
+    section = next((s for s in numerics["sections"]
+                    if s["kind"] == kind and s["people"] == people), None)
+    if section is None:
+        section = {"kind": kind, "people": people, "cases": {}}
+        numerics["sections"].append(section)
+    section["cases"][key] = {"frames": frames, "methods": methods}
+    if people != UNKNOWN:
+        numerics["targets"] += check(targets, kind, key, numerics["model"], methods)
+
+
+def _cross_people(photo_people: str, driver: ClipCase) -> str:
+    """A cross-reenactment case is about people never in training only if its photo's person
+    never was; the driving clip's frames are held out either way."""
+    return UNKNOWN if UNKNOWN in (photo_people, driver.people) else photo_people
+
+
+def _slug(text: str) -> str:
+    """A file-name stem: "franck [4000, 4998)" -> "franck-4000-4998"."""
+    return re.sub(r"[^A-Za-z0-9_]+", "-", text).strip("-")
 
 
 def _describe(path: Path | None) -> dict | None:

@@ -1,7 +1,7 @@
 """Evaluation with baselines in the same run.
 
-Self-reenactment: the source is a clip's first frame, the driving frames are its held-out tail
-(never trained on), and each output is compared with the real frame, whole and inside the real
+Self-reenactment: the source is a clip's anchor frame, the driving frames follow it (held-out
+frames, never trained on: `eval_plan`), and each output is compared with the real frame, whole and inside the real
 face (the convex hull of its face mesh). Cross-reenactment: a photo driven by another person's
 clip, where only motion can be compared (pose-free landmark distance).
 Baselines: identity copy (the output is the source) and any further models (the neural-keypoints-
@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from mpkit.errors import MediaError, NoFaceError
+from mpkit.errors import NoFaceError
 from mpkit.landmarks.face import FaceLandmarker
-from mpkit.media.image import read_image
-from mpkit.media.video import read_frames
 from mpkit.metrics.identity import IdentityEmbedder, identity_distance
 from mpkit.metrics.image import l1, psnr, ssim
 from mpkit.metrics.landmarks import expression_distance, face_region, landmark_distance
 from mpkit.models.portrait import PortraitModel
 from mpkit.pipeline.animator import Animator
+from mpkit.train.eval_plan import Clip
 
 IDENTITY = "identity copy"
 
@@ -46,13 +44,14 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def _animate(model: PortraitModel, source: np.ndarray, frames: list[np.ndarray],
-             driven: list[np.ndarray], name: str) -> tuple[np.ndarray, list[np.ndarray], list]:
-    """(source crop, driving crops, generated frames) for `driven` frames of the clip `frames`."""
+def _animate(model: PortraitModel, source: np.ndarray, clip: Clip
+             ) -> tuple[np.ndarray, list[np.ndarray], list]:
+    """(source crop, driving crops, generated frames) for the clip's driven frames, motion
+    measured from its anchor."""
     animator = Animator(model)
-    avatar = animator.prepare_source(source, name=f"{name} source")
-    drive = animator.prepare_driving(avatar, frames[0], name=name)
-    pairs = list(animator.run(avatar, drive, driven, name=name))
+    avatar = animator.prepare_source(source, name=f"{clip.name} source")
+    drive = animator.prepare_driving(avatar, clip.anchor, name=clip.name)
+    pairs = list(animator.run(avatar, drive, clip.frames, name=clip.name))
     return avatar.image, [p[0] for p in pairs], [p[1] for p in pairs]
 
 
@@ -108,25 +107,15 @@ def _identity_metrics(run: MethodRun, reference: list[np.ndarray], faces: _Faces
     run.per_frame["identity_distance"] = out
 
 
-def _clip_frames(video: Path) -> list[np.ndarray]:
-    frames = list(read_frames(video))
-    if len(frames) < 2:
-        raise MediaError(f"{video}: {len(frames)} frame(s); evaluation needs at least 2 "
-                         "(a source frame and a driving frame)")
-    return frames
-
-
-def self_reenactment(models: dict[str, PortraitModel], video: Path, holdout: float,
+def self_reenactment(models: dict[str, PortraitModel], clip: Clip,
                      identity: IdentityEmbedder | None = None
                      ) -> tuple[list[np.ndarray], dict[str, MethodRun]]:
-    """Real held-out frames and, per method, its frames and per-frame metrics."""
-    frames = _clip_frames(video)
-    cut = min(len(frames) - 1, max(1, int(len(frames) * (1 - holdout))))
-    held = frames[cut:]
+    """The clip's anchor animated by its driven frames: the real frames and, per method, its
+    frames and per-frame metrics against them."""
     runs: dict[str, MethodRun] = {}
     real: list[np.ndarray] = []
     for name, model in models.items():
-        source_crop, real, generated = _animate(model, frames[0], frames, held, str(video))
+        source_crop, real, generated = _animate(model, clip.anchor, clip)
         runs[name] = MethodRun(name, generated)
     runs[IDENTITY] = MethodRun(IDENTITY, [source_crop] * len(real))
     faces = _Faces(identity)
@@ -140,20 +129,18 @@ def self_reenactment(models: dict[str, PortraitModel], video: Path, holdout: flo
         run.per_frame["l1"] = [l1(g, r) for g, r in zip(run.frames, real)]
         _motion_metrics(run, real, faces, compare_pose=True)
         _identity_metrics(run, real, faces)
-        run.per_frame["flicker"] = _flicker(run.frames, real)
+        run.per_frame["flicker"] = _flicker(run.frames, real, clip.consecutive)
     return real, runs
 
 
-def cross_reenactment(models: dict[str, PortraitModel], photo: Path, video: Path,
+def cross_reenactment(models: dict[str, PortraitModel], photo: np.ndarray, clip: Clip,
                       identity: IdentityEmbedder | None = None
                       ) -> tuple[list[np.ndarray], dict[str, MethodRun]]:
     """A photo driven by another person's clip: motion metrics against the driving frames."""
-    frames = _clip_frames(video)
-    source = read_image(photo)
     runs: dict[str, MethodRun] = {}
     driving: list[np.ndarray] = []
     for name, model in models.items():
-        source_crop, driving, generated = _animate(model, source, frames, frames[1:], str(video))
+        source_crop, driving, generated = _animate(model, photo, clip)
         runs[name] = MethodRun(name, generated)
     runs[IDENTITY] = MethodRun(IDENTITY, [source_crop] * len(driving))
     faces = _Faces(identity)
@@ -163,11 +150,16 @@ def cross_reenactment(models: dict[str, PortraitModel], photo: Path, video: Path
     return driving, runs
 
 
-def _flicker(generated: list[np.ndarray], real: list[np.ndarray]) -> list[float]:
-    """Per frame: how much the generated frame-to-frame change departs from the real one
-    (mean absolute difference of temporal differences, 0–255 scale)."""
+def _flicker(generated: list[np.ndarray], real: list[np.ndarray], consecutive: list[bool]
+             ) -> list[float]:
+    """Per frame that follows its predecessor in the video: how much the generated
+    frame-to-frame change departs from the real one (mean absolute difference of temporal
+    differences, 0–255 scale)."""
     out = [math.nan]
     for t in range(1, len(real)):
+        if not consecutive[t]:
+            out.append(math.nan)
+            continue
         dg = generated[t].astype(np.float32) - generated[t - 1]
         dr = real[t].astype(np.float32) - real[t - 1]
         out.append(float(np.abs(dg - dr).mean()))
