@@ -222,3 +222,21 @@ def test_eval_on_declared_data_checks_the_targets_on_held_out_people(run_cli, as
 def test_eval_refuses_an_unclear_plan(run_cli, args, message):
     code, _, err = run_cli("eval", *args)
     assert code == 2 and message in err
+
+
+def test_mouth_error_sees_an_open_mouth(asset):
+    from mpkit.landmarks.face import FaceLandmarker
+    from mpkit.metrics.landmarks import mouth_error, mouth_shape
+
+    # carphone's man talks: across 60 frames his inner-lip gap changes by more than 5 % of
+    # his eye-corner distance, and the error between two frames is what the shapes say
+    landmarker = FaceLandmarker()
+    meshes = [landmarker.landmarks(f).points for f in read_frames(asset("carphone.mp4"),
+                                                                  limit=60)]
+    shapes = np.array([mouth_shape(m) for m in meshes])
+    assert shapes[:, 0].max() - shapes[:, 0].min() > 0.05
+    assert 0.3 < shapes[:, 1].mean() < 1.0  # the mouth is narrower than the eyes' span
+    i, j = int(shapes[:, 0].argmin()), int(shapes[:, 0].argmax())
+    assert mouth_error(meshes[i], meshes[j]) == pytest.approx(
+        np.abs(shapes[i] - shapes[j]).sum() * 100)
+    assert mouth_error(meshes[i], meshes[i]) == 0.0

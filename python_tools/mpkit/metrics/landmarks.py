@@ -35,3 +35,22 @@ def face_region(mesh: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     hull = cv2.convexHull(np.round(mesh[:, :2]).astype(np.int32))
     cv2.fillConvexPoly(mask, hull, 1)
     return mask.astype(bool)
+
+
+# Face-mesh points: inner lips at the centre (upper, lower), mouth corners, outer eye corners.
+_LIPS_INNER, _MOUTH_CORNERS, _EYE_CORNERS = (13, 14), (61, 291), (33, 263)
+
+
+def mouth_shape(mesh: np.ndarray) -> np.ndarray:
+    """[opening, width] of the mouth, in units of the outer-eye-corner distance (pose-free up to
+    head rotation): the opening is the inner-lip gap, the width grows with a smile."""
+    eyes = np.linalg.norm(mesh[_EYE_CORNERS[0], :2] - mesh[_EYE_CORNERS[1], :2])
+    gap = np.linalg.norm(mesh[_LIPS_INNER[0], :2] - mesh[_LIPS_INNER[1], :2])
+    width = np.linalg.norm(mesh[_MOUTH_CORNERS[0], :2] - mesh[_MOUTH_CORNERS[1], :2])
+    return np.array([gap, width]) / eyes
+
+
+def mouth_error(a: np.ndarray, b: np.ndarray) -> float:
+    """How far mesh `a`'s mouth opening and width are from `b`'s: the sum of both differences,
+    in percent of the eye-corner distance."""
+    return float(np.abs(mouth_shape(a) - mouth_shape(b)).sum() * 100)

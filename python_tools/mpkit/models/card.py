@@ -92,8 +92,10 @@ def _evaluation(folder: Path) -> list[str]:
     lines = ["## Evaluation (`numerics.yaml`, written by `mpkit eval --record`)", ""]
     if "identity_distance" in numerics:
         lines += [f"identity_distance: {numerics['identity_distance']}.", ""]
-    lines += ["Landmark, expression and identity distances are averaged over the frames where "
-              "the face mesh found a face (`face_found`: their share); – where it found none.", ""]
+    lines += ["Landmark, expression, mouth and identity figures are averaged over the frames "
+              "where the face mesh found a face (`face_found`: their share); – where it found "
+              "none. `mouth_error_pct`: how far the mouth's opening plus its width (a smile) are "
+              "from the real or driving frame's, in % of the eye-corner distance.", ""]
     if "data" in numerics:
         lines += [f"Cases from {numerics['data']}.", ""]
     for section in numerics.get("sections", []):
@@ -122,8 +124,9 @@ def _evaluation(folder: Path) -> list[str]:
         lines += ["Metrics per frame:", ""]
         lines += [line for p in plots for line in (f"![{p.stem}]({p.name})", "")]
     if (folder / "eval_still.jpg").is_file():
-        lines += ["One row per case, at the middle of its frames: self-reenactment (real | "
-                  "model | baselines), then cross-reenactment (driving | model | baselines).",
+        lines += ["One row per case, at the frame where the real (driving) mouth is open widest: "
+                  "self-reenactment (real | model | baselines), then cross-reenactment (driving "
+                  "| model | baselines).",
                   "", "![eval still](eval_still.jpg)", ""]
     return lines
 

@@ -20,21 +20,20 @@ def labelled(image: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def _row(reference: list[np.ndarray], label: str, runs: dict[str, MethodRun], i: int
-         ) -> np.ndarray:
+def row(reference: list[np.ndarray], label: str, runs: dict[str, MethodRun], i: int
+        ) -> np.ndarray:
+    """Frame `i`: the reference, then each method's output, labelled."""
     return np.concatenate([labelled(reference[i], label)] + [labelled(r.frames[i], name)
                                                              for name, r in runs.items()], axis=1)
 
 
 def side_by_side(path: Path, reference: list[np.ndarray], label: str,
                  runs: dict[str, MethodRun], fps: float) -> None:
-    write_video(path, (_row(reference, label, runs, i) for i in range(len(reference))), fps)
+    write_video(path, (row(reference, label, runs, i) for i in range(len(reference))), fps)
 
 
-def still(path: Path, sections: list[tuple[list[np.ndarray], str, dict[str, MethodRun]]]) -> None:
-    """One image for the model card: per case (reference frames, their label, runs) its
-    side-by-side row at the middle of its frames, cases stacked."""
-    rows = [_row(ref, label, runs, len(ref) // 2) for ref, label, runs in sections]
+def still(path: Path, rows: list[np.ndarray]) -> None:
+    """One image for the model card: side-by-side rows (`row`) stacked."""
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
     write_image(path, np.concatenate(rows, axis=0))

@@ -13,11 +13,11 @@ from mpkit.models.portrait import PortraitModel
 from mpkit.train import eval_report
 from mpkit.train.eval_plan import UNKNOWN, ClipCase, Plan
 from mpkit.train.eval_targets import Targets, check
-from mpkit.train.evaluate import cross_reenactment, self_reenactment
+from mpkit.train.evaluate import cross_reenactment, self_reenactment, widest_mouth
 
 SELF_PLOTS = ["psnr_db", "face_psnr_db", "landmark_distance_px", "expression_distance_px",
-              "identity_distance"]
-CROSS_PLOTS = ["expression_distance_px", "identity_distance", "face_found"]
+              "mouth_error_pct", "identity_distance"]
+CROSS_PLOTS = ["expression_distance_px", "mouth_error_pct", "identity_distance", "face_found"]
 VIDEO_FPS = 10
 
 
@@ -27,8 +27,9 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
                    progress=lambda case: None) -> dict:
     """Evaluate `models` (the first is the model under test, the others ablations) with the
     identity-copy baseline on every case of `plan`; write side-by-side videos, per-frame plots,
-    `numerics.yaml` and the card still to `output_dir`, and all but the videos to `record_dir`
-    too. `progress(case)` is called as each case starts."""
+    `numerics.yaml` (after each case) and the card still (a row per case, at its widest driving
+    mouth) to `output_dir`, and all but the videos to `record_dir` too. `progress(case)` is
+    called as each case starts."""
     name, *ablations = models
     numerics = {"model": name, "checkpoint": _describe(weights[name]),
                 "ablations": {a: _describe(weights[a]) for a in ablations},
@@ -40,7 +41,7 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
     for case in plan.clips:
         progress(case.describe())
         real, runs = self_reenactment(models, case.load(), identity)
-        stills.append((real, f"real {case.name}", runs))
+        stills.append(eval_report.row(real, f"real {case.name}", runs, widest_mouth(real)))
         _add(numerics, targets, "self_reenactment", case.people, case.describe(), len(real),
              runs)
         stem = f"self-{_slug(case.describe())}"
@@ -48,13 +49,15 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
         for folder in folders:
             eval_report.plot(folder / f"{stem}.png", runs, SELF_PLOTS,
                              f"self-reenactment: {case.describe()}")
+            eval_report.write_numerics(folder / "numerics.yaml", numerics)
     for photo in plan.photos:
         image = photo.load()
         for driver in plan.drivers:
             key = f"{photo.name} <- {driver.describe()}"
             progress(key)
             driving, runs = cross_reenactment(models, image, driver.load(), identity)
-            stills.append((driving, f"driving {driver.name}", runs))
+            stills.append(eval_report.row(driving, f"driving {driver.name}", runs,
+                                          widest_mouth(driving)))
             _add(numerics, targets, "cross_reenactment", _cross_people(photo.people, driver),
                  key, len(driving), runs)
             stem = f"cross-{_slug(photo.name)}-{_slug(driver.describe())}"
@@ -63,8 +66,8 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
             for folder in folders:
                 eval_report.plot(folder / f"{stem}.png", runs, CROSS_PLOTS,
                                  f"cross-reenactment: {key}")
+                eval_report.write_numerics(folder / "numerics.yaml", numerics)
     for folder in folders:
-        eval_report.write_numerics(folder / "numerics.yaml", numerics)
         eval_report.still(folder / "eval_still.jpg", stills)
     return numerics
 

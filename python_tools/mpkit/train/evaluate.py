@@ -20,7 +20,8 @@ from mpkit.errors import NoFaceError
 from mpkit.landmarks.face import FaceLandmarker
 from mpkit.metrics.identity import IdentityEmbedder, identity_distance
 from mpkit.metrics.image import l1, psnr, ssim
-from mpkit.metrics.landmarks import expression_distance, face_region, landmark_distance
+from mpkit.metrics.landmarks import (expression_distance, face_region, landmark_distance,
+                                     mouth_error, mouth_shape)
 from mpkit.models.portrait import PortraitModel
 from mpkit.pipeline.animator import Animator
 from mpkit.train.eval_plan import Clip
@@ -84,17 +85,19 @@ class _Faces:
 def _motion_metrics(run: MethodRun, reference: list[np.ndarray], faces: _Faces,
                     compare_pose: bool) -> None:
     """Landmark metrics of each generated frame against the reference frame's landmarks."""
-    found, lmd, exd = [], [], []
+    found, lmd, exd, mouth = [], [], [], []
     for gen, ref in zip(run.frames, reference):
         mesh, ref_mesh = faces.mesh(gen), faces.mesh(ref)
         found.append(float(mesh is not None))
         ok = mesh is not None and ref_mesh is not None
         lmd.append(landmark_distance(mesh, ref_mesh) if ok else math.nan)
         exd.append(expression_distance(mesh, ref_mesh) if ok else math.nan)
+        mouth.append(mouth_error(mesh, ref_mesh) if ok else math.nan)
     run.per_frame["face_found"] = found
     if compare_pose:
         run.per_frame["landmark_distance_px"] = lmd
     run.per_frame["expression_distance_px"] = exd
+    run.per_frame["mouth_error_pct"] = mouth
 
 
 def _identity_metrics(run: MethodRun, reference: list[np.ndarray], faces: _Faces) -> None:
@@ -148,6 +151,18 @@ def cross_reenactment(models: dict[str, PortraitModel], photo: np.ndarray, clip:
         _motion_metrics(run, driving, faces, compare_pose=False)
         _identity_metrics(run, [source_crop] * len(driving), faces)
     return driving, runs
+
+
+def widest_mouth(frames: list[np.ndarray]) -> int:
+    """The index of the frame whose mouth is open widest (0 if no face is found): the card's
+    still shows it, the hardest frame for reproducing the driving expression."""
+    landmarker, openings = FaceLandmarker(), []
+    for frame in frames:
+        try:
+            openings.append(mouth_shape(landmarker.landmarks(frame).points)[0])
+        except NoFaceError:
+            openings.append(-1.0)
+    return int(np.argmax(openings))
 
 
 def _flicker(generated: list[np.ndarray], real: list[np.ndarray], consecutive: list[bool]
