@@ -240,3 +240,30 @@ def test_mouth_error_sees_an_open_mouth(asset):
     assert mouth_error(meshes[i], meshes[j]) == pytest.approx(
         np.abs(shapes[i] - shapes[j]).sum() * 100)
     assert mouth_error(meshes[i], meshes[i]) == 0.0
+
+
+def test_a_case_the_checkpoint_trained_on_is_flagged_from_its_own_record(run_cli, short_clip,
+                                                                         tmp_path):
+    import json
+
+    from mpkit.models.checkpoint import read_metadata
+
+    # The shipped mp-tiny's record says it trained on carphone.mp4's first 80 %: a plan that
+    # declares carphone held out is not held out for it.
+    config = json.loads(read_metadata(zoo.default_checkpoint("mp-tiny"))["train_config"])
+    videos, _ = eval_plan.trained_on(config)
+    trained_on_carphone = any(p.name == "carphone.mp4" for p in videos)
+    data = tmp_path / "clips.yaml"
+    data.write_text(yaml.safe_dump({
+        "clips": [{"name": "carphone", "asset": "carphone.mp4", "identity": "man"}],
+        "held_out": {"clips": ["carphone"], "identities": ["man"]}}))
+    code, out, err = run_cli("eval", "mp-tiny", "--data", data, "--frames", "4", "-o",
+                             tmp_path / "out")
+    assert code == 0, err
+    case = yaml.safe_load((tmp_path / "out/numerics.yaml").read_text())["sections"][0]["cases"][
+        "carphone [0, 120)"]
+    if trained_on_carphone:
+        assert case["trained_on_by"] == ["mp-tiny"] and "NOT held out for mp-tiny" in out
+        assert "targets" not in out  # nothing held out for it is left to check
+    else:
+        assert "trained_on_by" not in case

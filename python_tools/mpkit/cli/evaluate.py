@@ -72,7 +72,10 @@ def _print(numerics: dict) -> None:
     for section in numerics["sections"]:
         click.echo(f"{section['kind'].replace('_', '-')}, {section['people']}:")
         for case, figures in section["cases"].items():
-            click.echo(f"  {case} ({figures['frames']} frames)")
+            seen = figures.get("trained_on_by")
+            click.echo(f"  {case} ({figures['frames']} frames)"
+                       + (f": NOT held out for {', '.join(seen)}, whose checkpoint trained on "
+                          "these frames" if seen else ""))
             for name, summary in figures["methods"].items():
                 values = ", ".join(f"{k} {v:.3f}" for k, v in summary.items())
                 click.echo(f"    {name:16} {values}")

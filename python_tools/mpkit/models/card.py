@@ -110,6 +110,11 @@ def _evaluation(folder: Path) -> list[str]:
                 lines.append(f"| {case} | {figures['frames']} | {name} | "
                              + " | ".join(_figure(v.get(m, math.nan)) for m in metrics) + " |")
         lines.append("")
+        lines += [f"Not held out for {', '.join(c['trained_on_by'])}: {case} (its checkpoint "
+                  "trained on these frames or this photo)." for case, c in cases.items()
+                  if c.get("trained_on_by")]
+        if any(c.get("trained_on_by") for c in cases.values()):
+            lines.append("")
     targets = numerics.get("targets", [])
     if targets:
         met = sum(t["met"] for t in targets)

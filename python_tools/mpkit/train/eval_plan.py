@@ -161,3 +161,26 @@ def for_model(model_id: str, data: Path | None, videos: list[Path], photos: list
     if not data.is_file():
         raise UsageError(f"--data {data}: no such file")
     return from_data(load_yaml(DataSpec, data), frames), str(data)
+
+
+def trained_on(train_config: dict) -> tuple[dict[Path, list[tuple[int, int]]], set[Path]]:
+    """From a checkpoint's recorded training config: the frame ranges it trained on per video
+    file, and the photo files it trained on."""
+    from mpkit.train.config import TrainConfig
+
+    spec = TrainConfig(**train_config).data_spec(
+        lambda asset: video_info(media_path(asset)).frames)
+    videos: dict[Path, list[tuple[int, int]]] = {}
+    for clip in spec.training_clips():
+        videos.setdefault(media_path(clip.asset).resolve(), []).extend(clip.train)
+    return videos, {media_path(p.asset).resolve() for p in spec.training_photos()}
+
+
+def seen_in_training(train_config: dict, clip: ClipCase, photo: PhotoCase | None = None
+                     ) -> bool:
+    """Whether the checkpoint trained on any frame the case uses (or on its photo)."""
+    videos, photos = trained_on(train_config)
+    used = [clip.anchor, *clip.driven]
+    ranges = videos.get(clip.path.resolve(), [])
+    return (any(a <= i < b for i in used for a, b in ranges)
+            or (photo is not None and photo.path.resolve() in photos))

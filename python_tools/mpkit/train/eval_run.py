@@ -3,6 +3,7 @@ with a table per section and the targets checked on the held-out cases."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from mpkit.metrics.identity import IdentityEmbedder
 from mpkit.models.checkpoint import read_metadata
 from mpkit.models.portrait import PortraitModel
 from mpkit.train import eval_report
-from mpkit.train.eval_plan import UNKNOWN, ClipCase, Plan
+from mpkit.train.eval_plan import UNKNOWN, ClipCase, PhotoCase, Plan, seen_in_training
 from mpkit.train.eval_targets import Targets, check
 from mpkit.train.evaluate import cross_reenactment, self_reenactment, widest_mouth
 
@@ -43,7 +44,7 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
         real, runs = self_reenactment(models, case.load(), identity)
         stills.append(eval_report.row(real, f"real {case.name}", runs, widest_mouth(real)))
         _add(numerics, targets, "self_reenactment", case.people, case.describe(), len(real),
-             runs)
+             runs, _seen(weights, case))
         stem = f"self-{_slug(case.describe())}"
         eval_report.side_by_side(output_dir / f"{stem}.mp4", real, "real", runs, VIDEO_FPS)
         for folder in folders:
@@ -59,7 +60,7 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
             stills.append(eval_report.row(driving, f"driving {driver.name}", runs,
                                           widest_mouth(driving)))
             _add(numerics, targets, "cross_reenactment", _cross_people(photo.people, driver),
-                 key, len(driving), runs)
+                 key, len(driving), runs, _seen(weights, driver, photo))
             stem = f"cross-{_slug(photo.name)}-{_slug(driver.describe())}"
             eval_report.side_by_side(output_dir / f"{stem}.mp4", driving, "driving", runs,
                                      VIDEO_FPS)
@@ -72,18 +73,39 @@ def run_evaluation(models: dict[str, PortraitModel], weights: dict[str, Path | N
     return numerics
 
 
+def _seen(weights: dict[str, Path | None], clip: ClipCase, photo: PhotoCase | None = None
+          ) -> list[str]:
+    """The models whose checkpoint's own training record includes frames (or the photo) of the
+    case: what the plan declares held out, each checkpoint is checked against."""
+    seen = []
+    for name, path in weights.items():
+        config = _train_config(path)
+        if config is not None and seen_in_training(config, clip, photo):
+            seen.append(name)
+    return seen
+
+
+def _train_config(path: Path | None) -> dict | None:
+    if path is None or not path.is_file():
+        return None
+    recorded = read_metadata(path).get("train_config")
+    return json.loads(recorded) if recorded else None
+
+
 def _add(numerics: dict, targets: Targets, kind: str, people: str, key: str, frames: int,
-         runs: dict) -> None:
+         runs: dict, seen_by: list[str]) -> None:
     """Adds a case to its section (kind × people), and its target checks unless the case came
-    from the command line."""
+    from the command line or the model under test trained on it (`seen_by`: models whose
+    training included the case's frames)."""
     methods = {n: r.summary() for n, r in runs.items()}
     section = next((s for s in numerics["sections"]
                     if s["kind"] == kind and s["people"] == people), None)
     if section is None:
         section = {"kind": kind, "people": people, "cases": {}}
         numerics["sections"].append(section)
-    section["cases"][key] = {"frames": frames, "methods": methods}
-    if people != UNKNOWN:
+    section["cases"][key] = {"frames": frames, "methods": methods,
+                             **({"trained_on_by": seen_by} if seen_by else {})}
+    if people != UNKNOWN and numerics["model"] not in seen_by:
         numerics["targets"] += check(targets, kind, key, numerics["model"], methods)
 
 
