@@ -1,12 +1,14 @@
 """The virtual device's runtimes for the app's Kotlin core on the host JVM: a child process that
-loads a bundle's components on the host runtime and runs them on raw tensors over its stdin and
-stdout. Each run reports the time spent inside the runtime, so the caller can report the
-bridge's own overhead separately.
+loads a bundle's components on the host runtime, and its LiteRT helper models (the face detector
+and mesh) on the LiteRT interpreter, and runs them by name on raw tensors over its stdin and
+stdout. Only files the bundle's verified manifest lists are loaded. Each run reports the time
+spent inside the runtime, so the caller can report the bridge's own overhead separately.
 
 Frames both ways: a little-endian u32 header length, the header (UTF-8 JSON), then the header's
 tensors as little-endian float32, C order, one after the other.
   {"op": "load", "bundle": DIR, "delegate": D|null, "threads": N}
-      → {"runtime": R, "delegate": D, "components": {name: {"inputs": [...], "outputs": [...]}}}
+      → {"runtime": R, "delegate": D, "components": {name: {"inputs": [...], "outputs": [...]}},
+         "helpers": {name: {"inputs": [...], "outputs": [...]}}}   (helpers run on the CPU)
   {"op": "run", "component": NAME, "inputs": [{"name": N, "shape": [...]}, ...]} + tensors
       → {"outputs": [{"name": N, "shape": [...]}, ...], "runtime_ms": T} + tensors
   {"op": "quit"}
@@ -75,10 +77,29 @@ def write_frame(stream: BinaryIO, header: dict, tensors: list[np.ndarray] = ()) 
     stream.flush()
 
 
+def _helper(path: Path, threads: int):
+    """A helper .tflite (MediaPipe's, no signature) on the LiteRT interpreter, as face.py runs
+    it: the runner and its input and output specs in the model's order."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    net = Interpreter(model_path=str(path), num_threads=threads)
+    net.allocate_tensors()
+    ins, outs = net.get_input_details(), net.get_output_details()
+
+    def run(*inputs: np.ndarray) -> list[np.ndarray]:
+        for d, x in zip(ins, inputs, strict=True):
+            net.set_tensor(d["index"], x)
+        net.invoke()
+        return [net.get_tensor(d["index"]).copy() for d in outs]
+
+    spec = lambda ds: [{"name": d["name"], "shape": d["shape"].tolist()} for d in ds]  # noqa: E731
+    return run, {"inputs": spec(ins), "outputs": spec(outs)}
+
+
 class _Session:
     def __init__(self):
         self.runners: dict = {}
-        self.specs: dict = {}
+        self.specs: dict = {}  # name → {"inputs": [{name, shape}], "outputs": [...]}
 
     def load(self, header: dict) -> dict:
         from mpkit.export.backends import get_backend
@@ -92,11 +113,19 @@ class _Session:
         self.runners = {c.name: backend.host_runner(bundle / c.file, threads=threads,
                                                     delegate=delegate)
                         for c in manifest.components}
-        self.specs = {c.name: c for c in manifest.components}
-        return {"runtime": manifest.runtime, "delegate": delegate,
-                "components": {c.name: {"inputs": [t.model_dump() for t in c.inputs],
-                                        "outputs": [t.model_dump() for t in c.outputs]}
-                               for c in manifest.components}}
+        self.specs = {c.name: {"inputs": [t.model_dump() for t in c.inputs],
+                               "outputs": [t.model_dump() for t in c.outputs]}
+                      for c in manifest.components}
+        helpers = {}
+        for h in manifest.helpers:
+            if h.runtime == "litert" and h.file.endswith(".tflite"):
+                if h.name in self.runners:
+                    raise MpkitError(f"{bundle}: helper {h.name!r} has a component's name")
+                self.runners[h.name], helpers[h.name] = _helper(bundle / h.file, threads)
+        components = dict(self.specs)
+        self.specs.update(helpers)
+        return {"runtime": manifest.runtime, "delegate": delegate, "components": components,
+                "helpers": helpers}
 
     def run(self, header: dict, tensors: list[np.ndarray]) -> tuple[dict, list[np.ndarray]]:
         name = header.get("component")
@@ -105,14 +134,14 @@ class _Session:
                              f"{', '.join(self.runners) or 'none (send load first)'}")
         spec = self.specs[name]
         got = [(i["name"], list(t.shape)) for i, t in zip(header["inputs"], tensors)]
-        want = [(t.name, t.shape) for t in spec.inputs]
+        want = [(t["name"], t["shape"]) for t in spec["inputs"]]
         if got != want:
             raise MpkitError(f"{name} takes {want}, got {got}")
         start = time.perf_counter()
         outputs = [np.asarray(o) for o in self.runners[name](*tensors)]
         ms = (time.perf_counter() - start) * 1e3
-        return ({"outputs": [{"name": t.name, "shape": list(o.shape)}
-                             for t, o in zip(spec.outputs, outputs, strict=True)],
+        return ({"outputs": [{"name": t["name"], "shape": list(o.shape)}
+                             for t, o in zip(spec["outputs"], outputs, strict=True)],
                  "runtime_ms": ms}, outputs)
 
 
