@@ -1,6 +1,6 @@
 """Bundle format on small bundles built by the code (real files, a manifest written by
 `publish`): file names confined to the bundle, malformed manifests, and `--force` that only
-ever replaces a bundle."""
+ever replaces a bundle; the pose bank every bundle carries, on real exports too."""
 
 import json
 import re
@@ -17,8 +17,10 @@ GOLDEN = Path(__file__).resolve().parents[2] / "testdata/manifest/manifest_tflit
 
 
 def make_bundle(out: Path, payload: str = "v1", force: bool = False) -> Path:
-    """The golden manifest's bundle with small real files in place of the models."""
+    """The golden manifest's bundle with small real files in place of the models; `publish`
+    adds the model's pose bank, as it does for an export."""
     data = json.loads(GOLDEN.read_text())
+    data["helpers"] = [h for h in data["helpers"] if h["role"] != bundle.POSE_BANK]
     staging = bundle.prepare_output(out, force)
     for e in [*data["components"], *data["helpers"]]:
         path = staging / e["file"]
@@ -243,8 +245,61 @@ def test_the_bench_harness_refuses_an_unvalidated_delegate_before_running(small)
 
 def test_a_schema_1_manifest_is_refused_with_the_fix(small):
     edit_manifest(small, lambda d: d.update(schema_version=1))
-    with pytest.raises(MpkitError, match=r"schema version 1 is not 2; it predates per-delegate "
-                                         r"validation: re-export the bundle"):
+    with pytest.raises(MpkitError, match=r"schema version 1 is not 3; it predates per-delegate "
+                                         r"validation .*: re-export the bundle"):
+        bundle.verify(small)
+
+
+def test_a_schema_2_manifest_is_refused_with_the_fix(small):
+    edit_manifest(small, lambda d: d.update(schema_version=2))
+    with pytest.raises(MpkitError, match=r"schema version 2 is not 3; it predates the pose bank "
+                                         r"in the bundle .*: re-export the bundle"):
+        bundle.verify(small)
+
+
+MODEL_BANK = Path(__file__).resolve().parents[2] / "models/mp-tiny/pose_bank.json"
+
+
+def _bank_entry(b: Path) -> dict:
+    (entry,) = [h for h in json.loads((b / MANIFEST).read_text())["helpers"]
+                if h["role"] == bundle.POSE_BANK]
+    return entry
+
+
+def test_publish_puts_the_models_pose_bank_in_the_bundle(small):
+    entry = _bank_entry(small)
+    assert entry == {"name": "pose_bank", "file": "pose_bank.json", "role": "pose_bank",
+                     "runtime": "json", **bundle.file_entry(MODEL_BANK)}
+    assert (small / entry["file"]).read_bytes() == MODEL_BANK.read_bytes()
+
+
+def _other_bank(views: int = 4) -> str:
+    data = json.loads(MODEL_BANK.read_text())
+    data["affines"] = [[[1.0, 0.0, 0.1 * t], [0.0, 1.0, 0.0]] for t in range(views)]
+    data["views"] = views
+    return json.dumps(data)
+
+
+def test_a_pose_bank_with_a_wrong_hash_is_refused_naming_the_file(small, run_cli):
+    (small / "pose_bank.json").write_text(_other_bank())
+    with pytest.raises(MpkitError, match="pose_bank.json does not match its sha256"):
+        bundle.verify(small)
+    code, _, err = run_cli("bundle", "verify", small)
+    assert code == 1 and "pose_bank.json does not match its sha256" in err, err
+
+
+def test_a_pose_bank_for_another_view_count_is_refused(small):
+    (small / "pose_bank.json").write_text(_other_bank(views=3))
+    edit_manifest(small, lambda d: d["helpers"][-1].update(
+        bundle.file_entry(small / "pose_bank.json")))
+    with pytest.raises(MpkitError, match=r"pose_bank.json: not the model's pose bank \(3 poses, "
+                                         r"the model has views: 4\): re-export"):
+        bundle.verify(small)
+
+
+def test_a_schema_3_manifest_without_the_pose_bank_is_refused(small):
+    edit_manifest(small, lambda d: d.update(helpers=d["helpers"][:-1]))
+    with pytest.raises(MpkitError, match="lists no 'pose_bank' helper .*: re-export the bundle"):
         bundle.verify(small)
 
 
@@ -253,3 +308,76 @@ def test_a_bundle_claims_each_delegate_once_and_at_least_one(small, delegates):
     edit_manifest(small, lambda d: d.update(delegates=delegates))
     with pytest.raises(MpkitError, match="delegates: .*names each delegate it claims once"):
         bundle.verify(small)
+
+
+_exports = {}
+
+
+@pytest.fixture(scope="module", params=["executorch-xnnpack", "tflite"])
+def exported(request, asset, tmp_path_factory):
+    """Each backend's fp32 bundle of mp-tiny, exported once for the module."""
+    from mpkit.export.pipeline import export
+    from mpkit.models import zoo
+
+    if request.param not in _exports:
+        _exports[request.param] = export("mp-tiny", request.param, "fp32",
+                                         tmp_path_factory.mktemp("bundles") / request.param,
+                                         zoo.default_checkpoint("mp-tiny"))
+    return _exports[request.param]
+
+
+def test_every_exported_bundle_carries_the_models_pose_bank(exported):
+    from mpkit.models import zoo
+
+    manifest = bundle.verify(exported.out)
+    assert manifest.helpers == exported.manifest.helpers  # what export returned is on disk
+    assert (exported.out / _bank_entry(exported.out)["file"]).read_bytes() \
+        == MODEL_BANK.read_bytes()
+    carried, model = bundle.pose_bank(exported.out, manifest), zoo.pose_bank("mp-tiny")
+    assert manifest.views == model.views == 4
+    assert (carried.affines == model.affines).all() and carried.affines.dtype == "float32"
+
+
+def _run_worker(b: Path, results: Path, models: Path) -> dict:
+    import os
+    import subprocess
+
+    from mpkit.bench.protocol import BenchRequest
+    from mpkit.gpu import software
+    from mpkit.vdevice.process import module_command
+
+    results.mkdir()
+    request = BenchRequest(run_id="r", bundle_dir="unused", frames=1, warmup=0,
+                           capture_frames=1)
+    subprocess.run(module_command("mpkit.vdevice.bench_worker", "--request",
+                                  json.dumps(request.model_dump()), "--bundle", str(b),
+                                  "--results", str(results)),
+                   check=True, timeout=600,
+                   env={**software.child_env(), "MPKIT_MODELS_DIR": str(models)})
+    result = json.loads((results / "r.json").read_text())
+    assert result["status"] == "ok", result.get("error")
+    return result
+
+
+def test_the_virtual_devices_app_uses_the_bundles_pose_bank(exported, tmp_path):
+    """The worker runs with a models/ folder that has no pose bank (only model.yaml), so the
+    bank can only come from the bundle; a bundle carrying another bank renders another frame."""
+    import shutil
+
+    from mpkit.media.image import read_image
+    from mpkit.models.config import models_dir
+
+    if exported.manifest.backend != "tflite":
+        pytest.skip("one backend is enough: the worker reads the bank the same way for both")
+    models = tmp_path / "models"
+    (models / "mp-tiny").mkdir(parents=True)
+    shutil.copy(models_dir() / "mp-tiny/model.yaml", models / "mp-tiny")
+    _run_worker(exported.out, tmp_path / "own", models)
+    other = tmp_path / "other"
+    shutil.copytree(exported.out, other)
+    (other / "pose_bank.json").write_text(_other_bank())
+    edit_manifest(other, lambda d: d["helpers"][-1].update(
+        bundle.file_entry(other / "pose_bank.json")))
+    _run_worker(other, tmp_path / "moved", models)
+    own, moved = (read_image(tmp_path / run / "r/frame_0000.png") for run in ("own", "moved"))
+    assert own.shape == moved.shape and (own != moved).any()

@@ -1,15 +1,17 @@
 """Bundles: a directory of component files + helper models + `manifest.json`, written
 atomically; `verify` re-checks the schema, that every file is a plain file inside the bundle,
-and every file's sha256."""
+every file's sha256, and the model's pose bank the bundle carries."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import stat
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -17,7 +19,14 @@ from mpkit.errors import MpkitError
 from mpkit.media.assets import sha256_file
 from mpkit.media.files import fsync_path
 
-SCHEMA_VERSION = 2  # 2: validation per host check and `delegates`, the ones validated
+if TYPE_CHECKING:  # torch, which the bank imports, is loaded only when a bank is read
+    from mpkit.pipeline.pose_bank import PoseBank
+
+SCHEMA_VERSION = 3
+# What each schema version brought (an older bundle is refused, naming it, with the fix).
+SCHEMA_CHANGES = {2: "per-delegate validation (validation per host check and `delegates`)",
+                  3: "the pose bank in the bundle (the `pose_bank` helper)"}
+POSE_BANK = "pose_bank"  # the helper role (and name) of the model's pose bank, read as JSON
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 1 << 20  # a real manifest is ~10 kB
 MAX_MANIFEST_DEPTH = 32  # a real manifest nests 6 deep
@@ -118,6 +127,16 @@ class Manifest(_Strict):
     def files(self) -> list[str]:
         return [e.file for e in [*self.components, *self.helpers]]
 
+    @property
+    def views(self) -> int:
+        """The model's T: the batch of the multiview component's `deformations` input."""
+        for c in self.components:
+            for i in c.inputs if c.name == "multiview" else []:
+                if i.name == "deformations":
+                    return i.shape[0]
+        raise MpkitError(f"this {self.model_id} bundle has no multiview component with a "
+                         "'deformations' input: re-export the bundle")
+
     def delegate(self, asked: str | None = None) -> str:
         """The delegate to run with (None: the default); one the bundle was not validated for
         is refused, naming the ones it was and why not that one."""
@@ -190,8 +209,8 @@ def read_manifest(bundle: Path) -> Manifest:
     if (version := data.get("schema_version")) != SCHEMA_VERSION:
         older = type(version) is int and version < SCHEMA_VERSION
         raise MpkitError(f"{path}: schema version {version!r} is not {SCHEMA_VERSION}; " + (
-            "it predates per-delegate validation: re-export the bundle with this mpkit "
-            "(`mpkit export`)" if older else "use the mpkit that wrote it"))
+            f"it predates {SCHEMA_CHANGES[max(version + 1, 2)]}: re-export the bundle with "
+            "this mpkit (`mpkit export`)" if older else "use the mpkit that wrote it"))
     try:
         return Manifest(**data)
     except ValidationError as e:
@@ -201,9 +220,13 @@ def read_manifest(bundle: Path) -> Manifest:
         raise MpkitError(f"{path}: {where}: {first['msg']}{also}") from None
 
 
+def _mismatch(bundle: Path, entry: FileEntry) -> MpkitError:
+    return MpkitError(f"{bundle}: {entry.file} does not match its sha256 in {MANIFEST}")
+
+
 def verify(bundle: Path) -> Manifest:
     """The manifest, after checking its schema, that each listed file is a regular file inside
-    the bundle named once, and each file's size and sha256."""
+    the bundle named once, each file's size and sha256, and that its pose bank is one."""
     manifest = read_manifest(bundle)
     seen = set()
     for entry in [*manifest.components, *manifest.helpers]:
@@ -212,8 +235,42 @@ def verify(bundle: Path) -> Manifest:
         seen.add(entry.file)
         f = bundle / entry.file
         if _regular_file(f, entry.file).st_size != entry.bytes or sha256_file(f) != entry.sha256:
-            raise MpkitError(f"{bundle}: {entry.file} does not match its sha256 in {MANIFEST}")
+            raise _mismatch(bundle, entry)
+    pose_bank(bundle, manifest)
     return manifest
+
+
+def pose_bank(bundle: Path, manifest: Manifest) -> PoseBank:
+    """The pose bank the bundle carries (its source stage's multiview poses, the model's bank
+    when it was exported), parsed for the model's views from the very bytes whose size and
+    sha256 were checked."""
+    entry = next((h for h in manifest.helpers if h.role == POSE_BANK), None)
+    if entry is None:
+        raise MpkitError(f"{bundle}: {MANIFEST} lists no {POSE_BANK!r} helper (the model's "
+                         "pose bank): re-export the bundle with this mpkit (`mpkit export`)")
+    from mpkit.pipeline import pose_bank as bank
+
+    _regular_file(bundle / entry.file, entry.file)
+    data = (bundle / entry.file).read_bytes()
+    if len(data) != entry.bytes or hashlib.sha256(data).hexdigest() != entry.sha256:
+        raise _mismatch(bundle, entry)
+    try:
+        return bank.parse(data, manifest.views)
+    except ValueError as e:
+        raise MpkitError(f"{bundle}: {entry.file}: not the model's pose bank ({e}): re-export "
+                         "the bundle") from None
+
+
+def _add_pose_bank(staging: Path, manifest: Manifest) -> None:
+    """Copies the model's pose bank into the bundle and lists it among the helpers."""
+    from mpkit.models import zoo
+    from mpkit.models.config import models_dir
+    from mpkit.pipeline import pose_bank as bank
+
+    zoo.pose_bank(manifest.model_id)  # a model without a readable bank is a clear error
+    shutil.copyfile(models_dir() / manifest.model_id / bank.BANK_FILE, staging / bank.BANK_FILE)
+    manifest.helpers.append(HelperEntry(name=POSE_BANK, role=POSE_BANK, runtime="json",
+                                        **file_entry(staging / bank.BANK_FILE)))
 
 
 def _check_replaceable(out: Path) -> None:
@@ -247,9 +304,11 @@ def prepare_output(out: Path, force: bool) -> Path:
 
 
 def publish(staging: Path, manifest: Manifest, out: Path) -> None:
-    """Writes the manifest last, syncs every file, then swaps the staging folder into place:
-    the old bundle is renamed aside, the new one renamed in, the old one removed. At every
-    moment a whole bundle is on disk, and a failed swap puts the old one back."""
+    """Adds the model's pose bank to the bundle (and to `manifest.helpers`), writes the
+    manifest last, syncs every file, then swaps the staging folder into place: the old bundle
+    is renamed aside, the new one renamed in, the old one removed. At every moment a whole
+    bundle is on disk, and a failed swap puts the old one back."""
+    _add_pose_bank(staging, manifest)
     (staging / MANIFEST).write_text(json.dumps(manifest.model_dump(), indent=2) + "\n")
     for f in staging.iterdir():
         fsync_path(f)

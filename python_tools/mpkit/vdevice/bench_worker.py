@@ -43,7 +43,7 @@ def driving_clip(mode: str, helpers: dict[str, Path]) -> Path:
 def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
     from mpkit.export import validate
     from mpkit.export.backends import get_backend
-    from mpkit.export.bundle import verify
+    from mpkit.export.bundle import pose_bank, verify
     from mpkit.landmarks.face import FaceLandmarker, FaceTracker, Segmenter
     from mpkit.media.image import read_image, write_image
     from mpkit.media.video import read_frames
@@ -63,9 +63,11 @@ def run(request: BenchRequest, bundle: Path, results: Path) -> dict:
         bundle / c.file, threads=request.threads, delegate=delegate)), component_ms[c.name])
         for c in manifest.components}
     model = zoo.build(manifest.model_id)
-    # The app's face models are the bundle's helper files, never the host's asset cache.
+    # The app's face models and multiview poses are the bundle's helper files, never the
+    # host's asset cache or models/ folder.
     animator = Animator(model, runners=runners, landmarker=FaceLandmarker(files=helpers),
-                        segmenter=Segmenter(path=helpers["segmenter"]))
+                        segmenter=Segmenter(path=helpers["segmenter"]),
+                        pose_bank=pose_bank(bundle, manifest))
     load_ms = (time.perf_counter() - start) * 1e3
     driving = list(read_frames(clip))
     start = time.perf_counter()

@@ -149,6 +149,14 @@ data class Manifest(
 
     fun helper(role: String): HelperEntry? = helpers.firstOrNull { it.role == role }
 
+    /** The model's T: the batch of the multiview component's `deformations` input. */
+    val views: Int get() = deformations()!!.shape[0]
+
+    private fun deformations() =
+        components.firstOrNull { it.name == "multiview" }?.inputs?.firstOrNull {
+            it.name == "deformations"
+        }
+
     /**
      * The delegate to run with (null: the bundle's default). One the bundle was not validated
      * for is refused, naming the ones it was and, from the manifest, why not that one.
@@ -202,8 +210,8 @@ data class Manifest(
             val version = if (obj.has("schema_version")) obj.get("schema_version") else null
             if (version !is Int || version != ModelBundle.SCHEMA_VERSION) {
                 val fix = if (version is Int && version < ModelBundle.SCHEMA_VERSION) {
-                    "it predates per-delegate validation: re-export the bundle with this mpkit " +
-                        "(`mpkit export`)"
+                    val change = ModelBundle.SCHEMA_CHANGES.getValue(maxOf(version + 1, 2))
+                    "it predates $change: re-export the bundle with this mpkit (`mpkit export`)"
                 } else {
                     "use an app that matches the mpkit that wrote it"
                 }
@@ -279,13 +287,21 @@ data class Manifest(
                 )
             }
         }
-        for (role in ModelBundle.REQUIRED_HELPERS) {
+        val roles = ModelBundle.REQUIRED_HELPERS + ModelBundle.POSE_BANK
+        for (role in roles) {
             if (helper(role) == null) {
                 throw BundleException(
-                    "$source: no '$role' helper; the app needs " +
-                        "${ModelBundle.REQUIRED_HELPERS.joinToString()}: re-export the bundle"
+                    "$source: no '$role' helper; the app needs ${roles.joinToString()}: " +
+                        "re-export the bundle"
                 )
             }
+        }
+        val deformations = deformations()
+        if (deformations == null || deformations.shape.isEmpty() || deformations.shape[0] < 1) {
+            throw BundleException(
+                "$source: component 'multiview' has no 'deformations' input with the views on " +
+                    "its first axis: re-export the bundle"
+            )
         }
     }
 }

@@ -8,11 +8,22 @@ import java.nio.file.attribute.BasicFileAttributes
 import java.security.MessageDigest
 
 /**
- * A bundle folder: component graphs, helper models and manifest.json. Mirrors
- * python_tools/mpkit/export/bundle.py (`read_manifest`, `verify`, `name_problem`).
+ * A bundle folder: component graphs, helper models, the model's pose bank and manifest.json.
+ * Mirrors python_tools/mpkit/export/bundle.py (`read_manifest`, `verify`, `pose_bank`,
+ * `name_problem`).
  */
 object ModelBundle {
-    const val SCHEMA_VERSION = 2
+    const val SCHEMA_VERSION = 3
+
+    /** What each schema version brought (an older bundle is refused, naming it, with the fix). */
+    val SCHEMA_CHANGES = mapOf(
+        2 to "per-delegate validation (validation per host check and `delegates`)",
+        3 to "the pose bank in the bundle (the `pose_bank` helper)"
+    )
+
+    /** The helper role (and name) of the model's pose bank, read as JSON. */
+    const val POSE_BANK = "pose_bank"
+    const val MAX_POSE_BANK_BYTES = 1 shl 16 // a real bank is ~1 kB
     const val MANIFEST = "manifest.json"
     const val MAX_MANIFEST_BYTES = 1 shl 20
     const val MAX_MANIFEST_DEPTH = 32
@@ -87,7 +98,7 @@ object ModelBundle {
 
     /**
      * The manifest, after checking that each listed file is a regular file inside the bundle,
-     * named once, with the listed size and sha256.
+     * named once, with the listed size and sha256, and that its pose bank is one.
      */
     fun verify(bundle: Path): Manifest {
         val manifest = read(bundle)
@@ -105,11 +116,48 @@ object ModelBundle {
         for ((file, bytes, sha) in entries) {
             val path = bundle.resolve(file)
             if (regularFile(path, file).size() != bytes || sha256(path) != sha) {
-                throw BundleException("$bundle: $file does not match its sha256 in $MANIFEST")
+                throw mismatch(bundle, file)
             }
         }
+        poseBank(bundle, manifest)
         return manifest
     }
+
+    /**
+     * The pose bank the bundle carries (the source stage's multiview poses: the model's bank
+     * when it was exported), parsed for the model's views from the very bytes whose size and
+     * sha256 were checked against the manifest.
+     */
+    fun poseBank(bundle: Path, manifest: Manifest): PoseBank {
+        val entry = manifest.helper(POSE_BANK) ?: throw BundleException(
+            "$bundle: $MANIFEST lists no '$POSE_BANK' helper (the model's pose bank): " +
+                "re-export the bundle"
+        )
+        val path = bundle.resolve(entry.file)
+        val size = regularFile(path, entry.file).size()
+        if (size > MAX_POSE_BANK_BYTES) {
+            throw BundleException(
+                "$bundle: ${entry.file}: $size bytes, over the $MAX_POSE_BANK_BYTES byte limit " +
+                    "for a pose bank: re-export the bundle"
+            )
+        }
+        val data = Files.readAllBytes(path)
+        if (data.size.toLong() != entry.bytes || sha256(data) != entry.sha256) {
+            throw mismatch(bundle, entry.file)
+        }
+        val json = parseJsonObject(
+            data,
+            "$bundle: ${entry.file}",
+            "a pose bank",
+            MAX_POSE_BANK_BYTES,
+            MAX_MANIFEST_DEPTH,
+            ::BundleException
+        )
+        return PoseBank.parse(json, manifest.views)
+    }
+
+    private fun mismatch(bundle: Path, file: String) =
+        BundleException("$bundle: $file does not match its sha256 in $MANIFEST")
 
     fun sha256(path: Path): String {
         val digest = MessageDigest.getInstance("SHA-256")
@@ -121,8 +169,12 @@ object ModelBundle {
                 digest.update(buffer, 0, n)
             }
         }
-        return digest.digest().joinToString("") { "%02x".format(it) }
+        return hex(digest.digest())
     }
+
+    fun sha256(data: ByteArray): String = hex(MessageDigest.getInstance("SHA-256").digest(data))
+
+    private fun hex(digest: ByteArray) = digest.joinToString("") { "%02x".format(it) }
 
     /** lstat of `path`, which must be a regular file (a symlink is refused, not followed). */
     private fun regularFile(path: Path, what: String): BasicFileAttributes {

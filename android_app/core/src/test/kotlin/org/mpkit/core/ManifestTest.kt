@@ -43,7 +43,10 @@ class ManifestTest {
         assertEquals(1.3873, m.frameGmacs)
         val e2e = m.validation["end_to_end"] as Map<*, *>
         assertEquals(96.3, (e2e["cpu"] as Map<*, *>)["psnr_db_min"])
-        assertEquals(9, m.files.size)
+        assertEquals(10, m.files.size)
+        assertEquals("pose_bank.json", m.helper(ModelBundle.POSE_BANK)!!.file)
+        assertEquals("json", m.helper(ModelBundle.POSE_BANK)!!.runtime)
+        assertEquals(4, m.views)
     }
 
     @Test
@@ -67,25 +70,31 @@ class ManifestTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = ["3", "\"2\"", "2.5", "null"])
+    @ValueSource(strings = ["4", "\"3\"", "3.5", "null"])
     fun `an unknown schema version is refused`(version: String) {
         val obj = golden().put("schema_version", JSONObject("{\"v\": $version}").get("v"))
         assertContains(refused(obj), "schema version")
-        assertContains(refused(obj), "is not 2; use an app that matches the mpkit that wrote it")
+        assertContains(refused(obj), "is not 3; use an app that matches the mpkit that wrote it")
     }
 
     @Test
     fun `a schema 1 manifest is refused with the fix`() {
-        assertContains(
-            refused(golden().put("schema_version", 1)),
-            "schema version 1 is not 2; it predates per-delegate validation: re-export the bundle"
-        )
+        val message = refused(golden().put("schema_version", 1))
+        assertContains(message, "schema version 1 is not 3; it predates per-delegate validation")
+        assertContains(message, ": re-export the bundle with this mpkit (`mpkit export`)")
+    }
+
+    @Test
+    fun `a schema 2 manifest, without the pose bank, is refused with the fix`() {
+        val message = refused(golden().put("schema_version", 2))
+        assertContains(message, "schema version 2 is not 3; it predates the pose bank in the")
+        assertContains(message, ": re-export the bundle with this mpkit (`mpkit export`)")
     }
 
     @Test
     fun `a missing schema version is refused`() {
         val obj = golden().apply { remove("schema_version") }
-        assertContains(refused(obj), "schema version (none) is not 2")
+        assertContains(refused(obj), "schema version (none) is not 3")
     }
 
     /** The manifest an export writes on a host without the GPU driver: gpu not claimed. */
@@ -162,6 +171,23 @@ class ManifestTest {
         val obj = golden()
         obj.getJSONArray("helpers").remove(1)
         assertContains(refused(obj), "no 'face_mesh' helper")
+    }
+
+    @Test
+    fun `a schema 3 manifest without the pose bank helper is refused`() {
+        val obj = golden()
+        val helpers = obj.getJSONArray("helpers")
+        helpers.remove(helpers.length() - 1)
+        assertContains(refused(obj), "no 'pose_bank' helper; the app needs")
+        assertContains(refused(obj), "re-export the bundle")
+    }
+
+    @Test
+    fun `a multiview without its views axis is refused`() {
+        val obj = golden()
+        val inputs = obj.getJSONArray("components").getJSONObject(3).getJSONArray("inputs")
+        inputs.getJSONObject(2).put("name", "warps")
+        assertContains(refused(obj), "component 'multiview' has no 'deformations' input")
     }
 
     @ParameterizedTest

@@ -2,8 +2,10 @@ package org.mpkit.core
 
 import java.nio.file.Files
 import java.nio.file.Path
+import java.nio.file.StandardCopyOption
 import kotlin.test.Test
 import kotlin.test.assertContains
+import kotlin.test.assertContentEquals
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import org.json.JSONArray
@@ -20,12 +22,22 @@ class ModelBundleTest {
         List(a.length()) { a.getJSONObject(it) }
     }
 
-    /** A bundle whose files hold their own names, listed with their true size and sha256. */
+    /** The pose bank shipped with the golden manifest's model, in the repository's models/. */
+    private val modelBank: Path = TestData.root.resolve("../models/mp-tiny/pose_bank.json")
+
+    /**
+     * A bundle whose files hold their own names (the pose bank: the model's), listed with
+     * their true size and sha256.
+     */
     private fun bundle(edit: (JSONObject) -> Unit = {}): Path {
         val m = TestData.json(TestData.MANIFEST)
         for (e in entries(m)) {
             val file = dir.resolve(e.getString("file"))
-            Files.write(file, "contents of ${e.getString("name")}".toByteArray())
+            if (e.optString("role") == ModelBundle.POSE_BANK) {
+                Files.copy(modelBank, file, StandardCopyOption.REPLACE_EXISTING)
+            } else {
+                Files.write(file, "contents of ${e.getString("name")}".toByteArray())
+            }
             e.put("bytes", Files.size(file)).put("sha256", ModelBundle.sha256(file))
         }
         edit(m)
@@ -42,6 +54,74 @@ class ModelBundleTest {
     }
 
     @Test
+    fun `a bundle's pose bank is the model's`() {
+        val b = bundle()
+        val bank = ModelBundle.poseBank(b, ModelBundle.verify(b))
+        val model = PoseBank.parse(JSONObject(String(Files.readAllBytes(modelBank))), 4)
+        assertEquals(4, bank.views)
+        for (t in 0 until 4) assertContentEquals(model.affines[t], bank.affines[t], "pose $t")
+        assertEquals(listOf(1f, 0f, 0f, 0f, 1f, 0f), bank.affines[0].toList()) // the identity
+        // The shared manifest lists exactly the model's bank, as an export writes it.
+        val listed = TestData.json(TestData.MANIFEST).getJSONArray("helpers").let { h ->
+            h.getJSONObject(h.length() - 1)
+        }
+        assertEquals(ModelBundle.sha256(modelBank), listed.getString("sha256"))
+        assertEquals(Files.size(modelBank), listed.getLong("bytes"))
+    }
+
+    /** The model's bank with pose 1 moved: still a valid bank, but not the listed one. */
+    private fun otherBank(views: Int = 4): ByteArray {
+        val bank = JSONObject(String(Files.readAllBytes(modelBank)))
+        val affines = bank.getJSONArray("affines")
+        affines.getJSONArray(1).getJSONArray(0).put(2, 0.5)
+        while (affines.length() > views) affines.remove(affines.length() - 1)
+        return bank.put("views", views).toString().toByteArray()
+    }
+
+    @Test
+    fun `a pose bank with a wrong hash is refused naming the file`() {
+        val b = bundle()
+        val manifest = ModelBundle.verify(b)
+        Files.write(b.resolve("pose_bank.json"), otherBank())
+        val message = "pose_bank.json does not match its sha256 in manifest.json"
+        assertContains(refused(b), message)
+        val direct = assertFailsWith<BundleException> { ModelBundle.poseBank(b, manifest) }
+        assertContains(direct.message!!, message)
+    }
+
+    @Test
+    fun `a listed pose bank for another view count is refused`() {
+        val data = otherBank(views = 3)
+        val b = bundle { m ->
+            val h = m.getJSONArray("helpers")
+            h.getJSONObject(h.length() - 1).put("bytes", data.size)
+                .put("sha256", ModelBundle.sha256(data))
+        }
+        Files.write(b.resolve("pose_bank.json"), data)
+        assertContains(refused(b), "pose_bank.json has 3 poses, the model has 4 views")
+    }
+
+    @Test
+    fun `a pose bank that is not JSON or is oversized is refused naming the file`() {
+        val data = "{\"format\": ".toByteArray()
+        val b = bundle { m ->
+            val h = m.getJSONArray("helpers")
+            h.getJSONObject(h.length() - 1).put("bytes", data.size)
+                .put("sha256", ModelBundle.sha256(data))
+        }
+        Files.write(b.resolve("pose_bank.json"), data)
+        assertContains(refused(b), "pose_bank.json: not valid JSON")
+        val big = ByteArray(ModelBundle.MAX_POSE_BANK_BYTES + 1) { 32 }
+        val listed = bundle { m ->
+            val h = m.getJSONArray("helpers")
+            h.getJSONObject(h.length() - 1).put("bytes", big.size)
+                .put("sha256", ModelBundle.sha256(big))
+        }
+        Files.write(listed.resolve("pose_bank.json"), big)
+        assertContains(refused(listed), "pose_bank.json: 65537 bytes, over the 65536 byte limit")
+    }
+
+    @Test
     fun `sha256 is the real digest`() {
         val file = dir.resolve("abc")
         Files.write(file, "abc".toByteArray())
@@ -49,6 +129,7 @@ class ModelBundleTest {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
             ModelBundle.sha256(file)
         )
+        assertEquals(ModelBundle.sha256(file), ModelBundle.sha256("abc".toByteArray()))
     }
 
     @Test
