@@ -137,6 +137,30 @@ def test_tflite_int8_quantizes_a_convolution_over_32_mib(tmp_path):
     assert sqnr_db(net(x).detach().numpy(), next(iter(got.values()))) > 30
 
 
+def test_xnnpack_int8_everywhere_compiles_the_tps_solve(tmp_path):
+    # Its elimination steps share one constant bias: quantized for the first step only, it made
+    # a float convolution with an int32 bias, which XNNPACK refused to compile.
+    from mpkit.export.validate import sqnr_db
+    from mpkit.models.tps import PivotedSolver
+
+    class Solve(torch.nn.Module):  # a part of a model, as in dense_motion
+        def __init__(self):
+            super().__init__()
+            self.solver = PivotedSolver(8)
+
+        def forward(self, a, b):
+            return self.solver(a, b)
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(8, 10, 8, 8, generator=g)
+    calls = [(x @ x.transpose(-1, -2) + torch.eye(8), torch.randn(10, 8, 2, generator=g))
+             for x in a]
+    backend, path = get_backend("executorch-xnnpack"), tmp_path / "solver.pte"
+    backend.lower(Solve().eval(), calls[0], load_recipe("int8"), calls, path)
+    got = backend.host_runner(path)(*(x.numpy() for x in calls[1]))[0]
+    assert sqnr_db(torch.linalg.solve(*calls[1]).numpy(), got) > 20  # int8 inputs
+
+
 def test_int8_everywhere_is_refused_naming_what_xnnpack_cannot_compile(asset, tmp_path):
     # int8 everywhere makes a dense_motion with a convolution XNNPACK's compiler rejects.
     with pytest.raises(MpkitError, match=r"dense_motion.pte does not load in the ExecuTorch "

@@ -15,6 +15,7 @@ from mpkit.export.backends.base import Backend, HostRunner
 from mpkit.export.placement import OpPlacement, WarpSite, executorch_ops
 from mpkit.export.recipes import Recipe
 from mpkit.models.portrait import Component
+from mpkit.models.tps import PivotedSolver
 from mpkit.media.files import atomic_output
 
 
@@ -37,6 +38,11 @@ def quantize_pt2e(component: Component, example, recipe: Recipe,
     quantizer = XNNPACKQuantizer()
     if "all" in recipe.quantize.ops:
         quantizer.set_global(config)
+        # Except the TPS solve: its elimination steps share one constant bias, which the
+        # quantizer makes int32 for the first step's convolution while the later steps stay
+        # float, and XNNPACK rejects a float convolution with an int32 bias ("Failed to create
+        # convolution node … xnn_status_invalid_parameter").
+        quantizer.set_module_type(PivotedSolver, None)
     else:
         for kind in recipe.quantize.ops:
             for module in _MODULES[kind]:
