@@ -31,21 +31,14 @@ data class Roi(val cx: Double, val cy: Double, val size: Double, val angle: Doub
 
     /** (x, y, z) triples in `out`² crop pixels → image pixels (z scaled as x and y are). */
     fun fromCrop(points: FloatArray, out: Int): DoubleArray {
-        val m = toCrop(out)
-        val d = 1.0 / (m[0] * m[4] - m[1] * m[3])
-        val a11 = m[4] * d
-        val a22 = m[0] * d
-        val a12 = -m[1] * d
-        val a21 = -m[3] * d
-        val b1 = -a11 * m[2] - a12 * m[5]
-        val b2 = -a21 * m[2] - a22 * m[5]
+        val inv = invertAffine(toCrop(out))
         return DoubleArray(points.size) { i ->
             val p = i - i % 3
             val x = points[p].toDouble()
             val y = points[p + 1].toDouble()
             when (i % 3) {
-                0 -> x * a11 + y * a12 + b1
-                1 -> x * a21 + y * a22 + b2
+                0 -> x * inv[0] + y * inv[1] + inv[2]
+                1 -> x * inv[3] + y * inv[4] + inv[5]
                 else -> points[i] * (size / out)
             }
         }

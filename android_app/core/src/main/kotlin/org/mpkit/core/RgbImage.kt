@@ -28,21 +28,14 @@ class RgbImage(
  */
 fun RgbImage.warpAffine(m: DoubleArray, width: Int, height: Int): RgbImage {
     require(m.size == 6) { "an affine map is 2x3, got ${m.size} values" }
-    val det = m[0] * m[4] - m[1] * m[3]
-    val d = if (det != 0.0) 1.0 / det else 0.0
-    val a11 = m[4] * d
-    val a22 = m[0] * d
-    val a12 = -m[1] * d
-    val a21 = -m[3] * d
-    val b1 = -a11 * m[2] - a12 * m[5]
-    val b2 = -a21 * m[2] - a22 * m[5]
+    val inv = invertAffine(m)
     val out = RgbImage(width, height)
     for (y in 0 until height) {
-        val x0 = Math.rint((a12 * y + b1) * 1024).toInt() + 16
-        val y0 = Math.rint((a22 * y + b2) * 1024).toInt() + 16
+        val x0 = Math.rint((inv[1] * y + inv[2]) * 1024).toInt() + 16
+        val y0 = Math.rint((inv[4] * y + inv[5]) * 1024).toInt() + 16
         for (x in 0 until width) {
-            val qx = (x0 + Math.rint(a11 * x * 1024).toInt()) shr 5
-            val qy = (y0 + Math.rint(a21 * x * 1024).toInt()) shr 5
+            val qx = (x0 + Math.rint(inv[0] * x * 1024).toInt()) shr 5
+            val qy = (y0 + Math.rint(inv[3] * x * 1024).toInt()) shr 5
             val ix = qx shr 5
             val iy = qy shr 5
             val fx = qx and 31
@@ -75,3 +68,14 @@ fun RgbImage.toTensor(name: String, divisor: Float, offset: Float): Tensor = Ten
     intArrayOf(1, height, width, 3),
     FloatArray(pixels.size) { (pixels[it].toInt() and 0xFF) / divisor + offset }
 )
+
+/** The inverse of the 2x3 affine map `m` (row-major a b c / d e f); a singular map gives 0s. */
+fun invertAffine(m: DoubleArray): DoubleArray {
+    val det = m[0] * m[4] - m[1] * m[3]
+    val d = if (det != 0.0) 1.0 / det else 0.0
+    val a11 = m[4] * d
+    val a22 = m[0] * d
+    val a12 = -m[1] * d
+    val a21 = -m[3] * d
+    return doubleArrayOf(a11, a12, -a11 * m[2] - a12 * m[5], a21, a22, -a21 * m[2] - a22 * m[5])
+}

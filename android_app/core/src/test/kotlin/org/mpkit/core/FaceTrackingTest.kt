@@ -1,9 +1,7 @@
 package org.mpkit.core
 
-import java.io.ByteArrayInputStream
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
-import javax.imageio.ImageIO
 import kotlin.math.abs
 import kotlin.math.max
 import kotlin.math.roundToInt
@@ -227,17 +225,5 @@ class FaceTrackingTest {
         return out.toDoubleArray()
     }
 
-    private fun image(name: String): RgbImage {
-        val decoded = ImageIO.read(ByteArrayInputStream(TestData.bytes("face_tracking/$name")))
-        val out = RgbImage(decoded.width, decoded.height)
-        for (y in 0 until decoded.height) {
-            for (x in 0 until decoded.width) {
-                val rgb = decoded.getRGB(x, y)
-                out[x, y, 0] = rgb shr 16 and 0xFF
-                out[x, y, 1] = rgb shr 8 and 0xFF
-                out[x, y, 2] = rgb and 0xFF
-            }
-        }
-        return out
-    }
+    private fun image(name: String): RgbImage = TestData.rgbImage("face_tracking/$name")
 }

@@ -1,7 +1,5 @@
 package org.mpkit.core
 
-import java.io.ByteArrayInputStream
-import javax.imageio.ImageIO
 import kotlin.math.abs
 import kotlin.test.Test
 import kotlin.test.assertEquals
@@ -127,17 +125,5 @@ class FrameGlueTest {
         assertTrue(worst <= limit, "$what: off by $worst > $limit")
     }
 
-    private fun image(name: String): RgbImage {
-        val decoded = ImageIO.read(ByteArrayInputStream(TestData.bytes("pipeline/$name")))
-        val out = RgbImage(decoded.width, decoded.height)
-        for (y in 0 until decoded.height) {
-            for (x in 0 until decoded.width) {
-                val rgb = decoded.getRGB(x, y)
-                out[x, y, 0] = rgb shr 16 and 0xFF
-                out[x, y, 1] = rgb shr 8 and 0xFF
-                out[x, y, 2] = rgb and 0xFF
-            }
-        }
-        return out
-    }
+    private fun image(name: String): RgbImage = TestData.rgbImage("pipeline/$name")
 }

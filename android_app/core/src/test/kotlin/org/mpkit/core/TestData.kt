@@ -1,8 +1,10 @@
 package org.mpkit.core
 
+import java.io.ByteArrayInputStream
 import java.nio.file.Files
 import java.nio.file.Path
 import java.nio.file.Paths
+import javax.imageio.ImageIO
 import org.json.JSONObject
 
 /** The shared fixtures in the repository's testdata/ (system property `mpkit.testdata`). */
@@ -18,6 +20,21 @@ object TestData {
     fun bytes(name: String): ByteArray = Files.readAllBytes(root.resolve(name))
 
     fun json(name: String) = JSONObject(String(bytes(name), Charsets.UTF_8))
+
+    /** A PNG fixture as 8-bit RGB. */
+    fun rgbImage(name: String): RgbImage {
+        val decoded = ImageIO.read(ByteArrayInputStream(bytes(name)))
+        val out = RgbImage(decoded.width, decoded.height)
+        for (y in 0 until decoded.height) {
+            for (x in 0 until decoded.width) {
+                val rgb = decoded.getRGB(x, y)
+                out[x, y, 0] = rgb shr 16 and 0xFF
+                out[x, y, 1] = rgb shr 8 and 0xFF
+                out[x, y, 2] = rgb and 0xFF
+            }
+        }
+        return out
+    }
 
     const val MANIFEST = "manifest/manifest_tflite_fp32.json"
 
