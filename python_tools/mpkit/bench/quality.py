@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from mpkit.errors import MpkitError, NoFaceError
-from mpkit.export.bundle import Manifest
+from mpkit.export.bundle import Manifest, pose_bank
 from mpkit.export.validate import paired
 from mpkit.landmarks.face import FaceLandmarker, FaceTracker
 from mpkit.media.assets import sha256_file
@@ -37,7 +37,7 @@ def reference_frames(manifest: Manifest, bundle: Path, indices: list[int]) -> li
     the app computes them (same source stage, tracking from frame 0)."""
     helpers = {h.role: bundle / h.file for h in manifest.helpers}
     model = reference_model(manifest)
-    animator = Animator(model)
+    animator = Animator(model, pose_bank=pose_bank(bundle, manifest))
     driving = list(read_frames(helpers["sample_driving"]))
     avatar = animator.prepare_source(read_image(helpers["sample_source"]))
     drive = animator.prepare_driving(avatar, driving[0])
