@@ -157,7 +157,7 @@ def for_model(model_id: str, data: Path | None, videos: list[Path], photos: list
         if not isinstance(spec, DataSpec):
             raise UsageError(f"{recipe} trains on `videos`, not a clips YAML: give --data "
                              "CLIPS.yaml or --video")
-        return from_data(spec, frames), f"{recipe} (its data)"
+        return from_data(spec, frames), f"the data of models/{model_id}/train.yaml"
     if not data.is_file():
         raise UsageError(f"--data {data}: no such file")
     return from_data(load_yaml(DataSpec, data), frames), str(data)
