@@ -76,3 +76,16 @@ def test_cli_video_json_has_every_frame(run_cli, asset):
     code, out, _ = run_cli("landmarks", asset("carphone.mp4"), "--json")
     frames = json.loads(out)
     assert code == 0 and len(frames) == 120 and all(len(f["points"]) == 468 for f in frames)
+
+
+def test_the_tracker_names_each_lost_frame_by_its_own_number(landmarker, asset):
+    from mpkit.landmarks.face import FaceTracker
+
+    frames = list(read_frames(asset("carphone.mp4"), limit=3))
+    blank = np.zeros_like(frames[0])
+    tracker = FaceTracker(landmarker, "clip")
+    tracker.update(frames[0])
+    for lost in (1, 2):  # every frame counts, the lost ones too
+        with pytest.raises(NoFaceError, match=f"clip frame {lost}: no face"):
+            tracker.update(blank)
+    assert tracker.update(frames[1]).points.shape == (468, 3) and tracker.index == 4

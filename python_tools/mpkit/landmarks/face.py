@@ -199,16 +199,19 @@ class FaceTracker:
         self.index = 0
 
     def update(self, frame: np.ndarray) -> FaceLandmarks:
-        result = None
-        if self.roi is not None:
-            points, presence = self.landmarker.mesh(frame, self.roi)
-            if presence >= MIN_PRESENCE:
-                result = FaceLandmarks(points, presence, self.roi, redetected=False)
-        if result is None:
-            result = self.landmarker.landmarks(frame, name=f"{self.name} frame {self.index}")
-        self.roi = _tracking_roi(result.points)
-        self.index += 1
-        return result
+        """The frame's landmarks; NoFaceError names the frame (counting every frame given)."""
+        try:
+            result = None
+            if self.roi is not None:
+                points, presence = self.landmarker.mesh(frame, self.roi)
+                if presence >= MIN_PRESENCE:
+                    result = FaceLandmarks(points, presence, self.roi, redetected=False)
+            if result is None:
+                result = self.landmarker.landmarks(frame, name=f"{self.name} frame {self.index}")
+            self.roi = _tracking_roi(result.points)
+            return result
+        finally:
+            self.index += 1
 
 
 def _detection_roi(d: Detection) -> Roi:
