@@ -48,7 +48,7 @@ def test_fp32_bundle_matches_eager_float(exported):
     for c in m.components:
         assert all(v >= 60 for v in c.validation[m.delegates[0]].values()), (c.name, c.validation)
     assert {h.role for h in m.helpers} == {"face_detector", "face_mesh", "segmenter",
-                                           "sample_source", "sample_driving"}
+                                           "sample_source", "sample_driving", "pose_bank"}
     assert m.warp == ("gather" if m.runtime == "litert" else "grid_sample")
     assert bundle.verify(exported.out).model_id == "mp-tiny"
 
