@@ -113,23 +113,17 @@ def stand_in_apk(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def bundle(request, tmp_path_factory):
+def bundle(request, fp32_bundle):
     """A real exported bundle (mp-tiny, TFLite fp32) for benchmark tests."""
     from pathlib import Path
 
     from mpkit.export.bundle import verify
-    from mpkit.export.pipeline import export
-    from mpkit.media import assets
-    from mpkit.models import zoo
 
     if given := request.config.getoption("--bundle"):
         manifest = verify(Path(given))
         assert (manifest.model_id, manifest.backend) == ("mp-tiny", "tflite"), given
         return Path(given)
-
-    assets.fetch()
-    return export("mp-tiny", "tflite", "fp32", tmp_path_factory.mktemp("bundle") / "tiny-tflite",
-                  zoo.default_checkpoint("mp-tiny")).out
+    return fp32_bundle("tflite").out
 
 
 @pytest.fixture()

@@ -310,20 +310,9 @@ def test_a_bundle_claims_each_delegate_once_and_at_least_one(small, delegates):
         bundle.verify(small)
 
 
-_exports = {}
-
-
 @pytest.fixture(scope="module", params=["executorch-xnnpack", "tflite"])
-def exported(request, asset, tmp_path_factory):
-    """Each backend's fp32 bundle of mp-tiny, exported once for the module."""
-    from mpkit.export.pipeline import export
-    from mpkit.models import zoo
-
-    if request.param not in _exports:
-        _exports[request.param] = export("mp-tiny", request.param, "fp32",
-                                         tmp_path_factory.mktemp("bundles") / request.param,
-                                         zoo.default_checkpoint("mp-tiny"))
-    return _exports[request.param]
+def exported(request, fp32_bundle):
+    return fp32_bundle(request.param)
 
 
 def test_every_exported_bundle_carries_the_models_pose_bank(exported):

@@ -14,26 +14,14 @@ from mpkit.export.recipes import load_calibration, load_recipe
 from mpkit.models import zoo
 
 
-_bundles = {}
-
-
-def _bundle(backend, tmp_path_factory):
-    """Each backend's fp32 bundle, exported once for the whole module."""
-    if backend not in _bundles:
-        _bundles[backend] = export("mp-tiny", backend, "fp32",
-                                   tmp_path_factory.mktemp("bundles") / backend,
-                                   zoo.default_checkpoint("mp-tiny"))
-    return _bundles[backend]
-
-
 @pytest.fixture(scope="module", params=["executorch-xnnpack", "tflite"])
-def exported(request, asset, tmp_path_factory):
-    return _bundle(request.param, tmp_path_factory)
+def exported(request, fp32_bundle):
+    return fp32_bundle(request.param)
 
 
 @pytest.fixture(scope="module")
-def tflite_bundle(asset, tmp_path_factory):
-    return _bundle("tflite", tmp_path_factory)
+def tflite_bundle(fp32_bundle):
+    return fp32_bundle("tflite")
 
 
 def test_fp32_bundle_matches_eager_float(exported):
@@ -82,10 +70,10 @@ def quantized(request, asset, tmp_path_factory):
                   delegates=()), gate
 
 
-def test_quantized_bundle_passes_its_gate_on_other_faces(quantized, tmp_path_factory):
+def test_quantized_bundle_passes_its_gate_on_other_faces(quantized, fp32_bundle):
     result, gate = quantized
     m = result.manifest
-    fp32 = {c.name: c for c in _bundle(m.backend, tmp_path_factory).manifest.components}
+    fp32 = {c.name: c for c in fp32_bundle(m.backend).manifest.components}
     assert m.validation["validation"] == "validation" and m.validation["passed"]
     assert m.validation["end_to_end"][m.delegates[0]]["psnr_db_min"] >= gate
     assert len(m.delegates) == 1  # the default delegate only: the others were not asked for
