@@ -137,4 +137,5 @@ def app(request, device, stand_in_apk):
         device.install(stand_in_apk)
     elif "org.mpkit.bench" not in device.shell(["pm", "list", "packages"]).out:
         pytest.fail("the benchmark app is not on this phone: pass --apk PATH")
-    return device
+    yield device
+    device.shell(["am", "force-stop", "org.mpkit.bench"])  # no run outlives its test
