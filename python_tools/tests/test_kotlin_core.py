@@ -156,4 +156,12 @@ def test_catalog_versions_are_the_ones_used_here():
 
 
 def test_pipeline_constants_agree(kotlin):
+    import inspect
+
+    from mpkit.landmarks import face, facial
+
     assert (kotlin["crop_scale"], kotlin["crop_lift"]) == (crop.CROP_SCALE, crop.CROP_LIFT)
+    assert kotlin["facial_indices"] == facial.facial_indices().tolist()
+    sigma = inspect.signature(facial.facial_mask).parameters["sigma"].default
+    assert kotlin["facial_mask_sigma"] == pytest.approx(sigma, rel=1e-7)
+    assert kotlin["segmenter_size"] == face.SEGMENTER_SIZE

@@ -63,6 +63,25 @@ def write_fixtures(out: Path) -> None:
     case = {"model": BANK_MODEL, "bank": bank.to_json(), "kp_source": avatar.kp[0].tolist(),
             "kp_views": bank.apply(avatar.kp).tolist()}
     (out / "pose_bank.json").write_text(json.dumps(case) + "\n")
+    (out / "resample.json").write_text(json.dumps(_resample_case(avatar)) + "\n")
+
+
+def _resample_case(avatar) -> dict:
+    """The source stage's own resampling on a 32² patch of the real crop (source_small's
+    antialiased bilinear, the foreground mask's area filter) and the facial-keypoint mask."""
+    import torch
+
+    from mpkit.landmarks.facial import facial_mask
+    from mpkit.models.dense_motion import downsample
+
+    patch = np.ascontiguousarray(avatar.image[96:128, 112:144])
+    planes = torch.from_numpy(patch).permute(2, 0, 1)[None].float() / 255.0
+    area = torch.nn.functional.interpolate(planes, size=(8, 8), mode="area")
+    points = np.array([[-0.5, -0.25], [0.1, 0.3], [0.62, -0.8]], np.float32)
+    return {"patch": patch.reshape(-1).tolist(), "side": 32, "size": 8,
+            "antialiased": downsample(planes, 8).reshape(-1).tolist(),
+            "area": area.reshape(-1).tolist(), "points": points.reshape(-1).tolist(),
+            "mask_size": 16, "mask": facial_mask(points, 16).reshape(-1).tolist()}
 
 
 @pytest.fixture(scope="module")

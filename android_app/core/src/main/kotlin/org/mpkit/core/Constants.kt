@@ -41,7 +41,10 @@ fun constants(): JSONObject = json(
         "required_components" to ModelBundle.REQUIRED_COMPONENTS,
         "required_helpers" to ModelBundle.REQUIRED_HELPERS,
         "crop_scale" to FaceCrop.SCALE,
-        "crop_lift" to FaceCrop.LIFT
+        "crop_lift" to FaceCrop.LIFT,
+        "facial_indices" to FacialKeypoints.INDICES.toList(),
+        "facial_mask_sigma" to FacialKeypoints.MASK_SIGMA.toDouble(),
+        "segmenter_size" to Segmenter.SIZE
     )
 ) as JSONObject
 

@@ -110,6 +110,39 @@ class SourceStageTest {
         assertTrue("pose 1 is not 2 rows of 3 values" in short.message!!)
     }
 
+    private val resampleCase: JSONObject by lazy { TestData.json("source_stage/resample.json") }
+
+    private fun values(key: String): FloatArray {
+        val a = resampleCase.getJSONArray(key)
+        return FloatArray(a.length()) { a.getDouble(it).toFloat() }
+    }
+
+    private fun assertClose(want: FloatArray, got: FloatArray, tolerance: Float, what: String) {
+        assertEquals(want.size, got.size, what)
+        val worst = want.indices.maxOf { kotlin.math.abs(want[it] - got[it]) }
+        assertTrue(worst <= tolerance, "$what: worst difference $worst > $tolerance")
+    }
+
+    @Test
+    fun `source_small's antialiased shrink and the masks' area shrink are torch's`() {
+        val side = resampleCase.getInt("side")
+        val size = resampleCase.getInt("size")
+        val patch = values("patch")
+        val plane = side * side
+        val planar = FloatArray(patch.size) { patch[(it % plane) * 3 + it / plane] / 255f }
+        val aa = Resample.antialiasedBilinear(planar, 3, side, size)
+        assertClose(values("antialiased"), aa, 1e-6f, "antialiased bilinear")
+        assertClose(values("area"), Resample.area(planar, 3, side, size), 1e-6f, "area")
+        assertFailsWith<IllegalArgumentException> { Resample.area(planar, 3, side, 7) }
+    }
+
+    @Test
+    fun `the facial-keypoint mask is facial_mask's`() {
+        val mask = FacialKeypoints.facialMask(values("points"), resampleCase.getInt("mask_size"))
+        assertClose(values("mask"), mask, 1e-6f, "facial mask")
+        assertTrue(mask.max() > 0.2f) // (0.1, 0.3) is 1/30 from a pixel centre on each axis
+    }
+
     private companion object {
         val CASES = listOf("obama", "elder1")
     }
