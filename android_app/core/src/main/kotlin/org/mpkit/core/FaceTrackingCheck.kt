@@ -1,6 +1,5 @@
 package org.mpkit.core
 
-import java.nio.file.Files
 import java.nio.file.Paths
 import org.json.JSONArray
 import org.json.JSONObject
@@ -15,12 +14,7 @@ import org.json.JSONObject
 fun main(args: Array<String>) {
     require(args.size >= 5) { "usage: BUNDLE FRAMES WIDTH HEIGHT BRIDGE_COMMAND..." }
     val bundle = Paths.get(args[0]).toAbsolutePath()
-    val raw = Files.readAllBytes(Paths.get(args[1]))
-    val (width, height) = args[2].toInt() to args[3].toInt()
-    val size = width * height * 3
-    require(raw.size % size == 0) {
-        "${args[1]}: ${raw.size} bytes is not whole ${width}x$height frames"
-    }
+    val images = RawFrames.read(Paths.get(args[1]), args[2].toInt(), args[3].toInt())
     val (process, bridge) = PipeBridge.start(args.drop(4))
     val frames = JSONArray()
     var runtimeMs = 0.0
@@ -34,8 +28,7 @@ fun main(args: Array<String>) {
             "$bundle: the bridge loaded helpers ${helpers.keySet()}, not the face models"
         }
         val tracker = FaceTracker(FaceDetector(timed), FaceMesh(timed), bundle.fileName.toString())
-        for (offset in 0 until raw.size step size) {
-            val frame = RgbImage(width, height, raw.copyOfRange(offset, offset + size))
+        for (frame in images) {
             val out = JSONObject()
             try {
                 val face = tracker.update(frame)
