@@ -3,7 +3,8 @@
 # warnings as errors, runs its JUnit 5 tests on the shared fixtures in testdata/, runs ktlint
 # over android_app, and closes with one line `N passed, N failed` (exit 1 on any failure).
 # `kotlin.sh constants` builds core and prints its protocol/manifest constants as JSON;
-# `kotlin.sh run MAIN_CLASS ARGS...` builds core and runs one of its entry points on the JVM.
+# `kotlin.sh run MAIN_CLASS ARGS...` builds core and runs one of its entry points on the JVM;
+# `kotlin.sh classpath` builds core and prints the classpath to run it with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -81,6 +82,10 @@ runtime_cp=$out/main.jar:$json:$kc/lib/kotlin-stdlib.jar
 
 if [ "${1:-}" = constants ]; then
   exec java -cp "$runtime_cp" org.mpkit.core.ConstantsKt
+fi
+if [ "${1:-}" = classpath ]; then  # the built core's runtime classpath, for `java -cp`
+  echo "$runtime_cp"
+  exit 0
 fi
 if [ "${1:-}" = run ]; then  # run MAIN_CLASS ARGS...: a core entry point on the host JVM
   shift

@@ -42,7 +42,10 @@ class StageTimes(BaseModel):
     load_ms: float
     source_stage_ms: float
     frame_ms: list[float]
-    component_ms: dict[str, list[float]]
+    component_ms: dict[str, list[float]]  # inside the runtime, one entry per call
+    # Per measured frame, what its component calls spent outside the runtimes, in the virtual
+    # device's tensor bridge; None where the components run in the app's own process.
+    bridge_ms: list[float] | None = None
 
 
 class SustainedPoint(BaseModel):

@@ -6,19 +6,25 @@ import java.nio.file.Files
 import java.nio.file.StandardCopyOption
 import org.json.JSONObject
 
-/** Load, source-stage and per-frame times; per-component times, one entry per call. */
+/**
+ * Load, source-stage and per-frame times; per-component times inside the runtime, one entry per
+ * call. `bridgeMs`: per measured frame, the time its component calls spent outside the runtimes,
+ * in the virtual device's tensor bridge (null where components run in the app's process).
+ */
 data class StageTimes(
     val loadMs: Double,
     val sourceStageMs: Double,
     val frameMs: List<Double>,
-    val componentMs: Map<String, List<Double>>
+    val componentMs: Map<String, List<Double>>,
+    val bridgeMs: List<Double>? = null
 ) {
     internal fun toJson(): JSONObject = JSONObject()
         .put("load_ms", loadMs).put("source_stage_ms", sourceStageMs)
         .put("frame_ms", json(frameMs)).put("component_ms", json(componentMs))
+        .put("bridge_ms", json(bridgeMs))
 
     internal companion object {
-        val KEYS = listOf("load_ms", "source_stage_ms", "frame_ms", "component_ms")
+        val KEYS = listOf("load_ms", "source_stage_ms", "frame_ms", "component_ms", "bridge_ms")
 
         fun read(f: Fields) = f.run {
             only(KEYS)
@@ -26,7 +32,8 @@ data class StageTimes(
                 double("load_ms"),
                 double("source_stage_ms"),
                 doubles("frame_ms"),
-                map("component_ms") { m, k -> m.doubles(k) }
+                map("component_ms") { m, k -> m.doubles(k) },
+                if (has("bridge_ms") && !isNull("bridge_ms")) doubles("bridge_ms") else null
             )
         }
     }
