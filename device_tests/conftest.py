@@ -6,6 +6,7 @@ virtual device are marked `virtual_only` and skip with --serial, saying so."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -115,7 +116,6 @@ def stand_in_apk(tmp_path):
 @pytest.fixture(scope="session")
 def bundle(request, fp32_bundle):
     """A real exported bundle (mp-tiny, TFLite fp32) for benchmark tests."""
-    from pathlib import Path
 
     from mpkit.export.bundle import verify
 
@@ -139,3 +139,18 @@ def app(request, device, stand_in_apk):
         pytest.fail("the benchmark app is not on this phone: pass --apk PATH")
     yield device
     device.shell(["am", "force-stop", "org.mpkit.bench"])  # no run outlives its test
+
+
+@pytest.fixture(scope="session")
+def animator_frames():
+    """mpkit's own pipeline on a bundle's components (host runtime): the source crop, then one
+    generated frame per driving frame; what the app's Kotlin pipeline must reproduce."""
+    from mpkit.export.host_pipeline import bundle_animator
+
+    def frames(bundle: Path, photo, driving: list) -> list:
+        animator = bundle_animator(bundle)
+        avatar = animator.prepare_source(photo, name="photo")
+        drive = animator.prepare_driving(avatar, driving[0], name="frames")
+        return [avatar.image] + [out for _, out in animator.run(avatar, drive, driving)]
+
+    return frames

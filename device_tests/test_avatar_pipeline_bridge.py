@@ -13,14 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mpkit.export import validate
-from mpkit.export.backends import get_backend
-from mpkit.export.bundle import pose_bank, verify
-from mpkit.landmarks.face import FaceLandmarker, Segmenter
 from mpkit.media.image import read_image
 from mpkit.media.video import read_frames
-from mpkit.models import zoo
-from mpkit.pipeline.animator import Animator
 
 ROOT = Path(__file__).resolve().parents[1]
 KOTLIN_TIMEOUT_S = 1200  # a first run installs the Kotlin tools
@@ -32,24 +26,9 @@ MEAN_ABS_LEVELS = 1.0
 P99_ABS_LEVELS = 8
 
 
-def _python(bundle: Path, photo: np.ndarray, frames: list[np.ndarray]) -> list[np.ndarray]:
-    manifest = verify(bundle)
-    backend = get_backend(manifest.backend)
-    helpers = {h.role: bundle / h.file for h in manifest.helpers}
-    runners = {c.name: validate.as_component(backend.host_runner(
-        bundle / c.file, threads=2, delegate=manifest.delegate(None)))
-        for c in manifest.components}
-    animator = Animator(zoo.build(manifest.model_id), runners=runners,
-                        landmarker=FaceLandmarker(files=helpers),
-                        segmenter=Segmenter(path=helpers["segmenter"]),
-                        pose_bank=pose_bank(bundle, manifest))
-    avatar = animator.prepare_source(photo, name="photo")
-    drive = animator.prepare_driving(avatar, frames[0], name="frames")
-    return [avatar.image] + [out for _, out in animator.run(avatar, drive, frames)]
-
-
 @pytest.mark.slow
-def test_the_jvm_avatar_pipeline_over_the_bridge_makes_mpkits_frames(bundle, tmp_path):
+def test_the_jvm_avatar_pipeline_over_the_bridge_makes_mpkits_frames(bundle, tmp_path,
+                                                                     animator_frames):
     photo = read_image(bundle / "obama.jpg")
     frames = list(read_frames(bundle / "carphone.mp4", limit=FRAMES))
     (tmp_path / "photo.rgb").write_bytes(photo.tobytes())
@@ -64,7 +43,7 @@ def test_the_jvm_avatar_pipeline_over_the_bridge_makes_mpkits_frames(bundle, tmp
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout)
     got = np.frombuffer(out.read_bytes(), np.uint8).reshape(FRAMES + 1, 256, 256, 3)
-    want = np.stack(_python(bundle, photo, frames))
+    want = np.stack(animator_frames(bundle, photo, frames))
     diff = np.abs(got.astype(int) - want)
     print(f"source crop: mean {diff[0].mean():.3f}; generated: mean {diff[1:].mean():.3f}, "
           f"p99 {np.percentile(diff[1:], 99):.0f}, max {diff[1:].max()} levels; runtime "

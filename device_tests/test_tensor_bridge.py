@@ -66,10 +66,33 @@ def _answers(stream: bytes) -> list[dict]:
 def test_requests_before_load_and_unknown_ops_are_answered_not_fatal():
     out = io.BytesIO()
     tensor_bridge.serve(io.BytesIO(_frame({"op": "run", "component": "keypoints"})
+                                   + _frame({"op": "decode", "helper": "sample_source"})
                                    + _frame({"op": "dance"}) + _frame({"op": "quit"})), out)
     errors = [a["error"] for a in _answers(out.getvalue())]
     assert errors == ["no component 'keypoints' loaded; loaded: none (send load first)",
-                      "unknown op 'dance'; ops: load, run, quit"]
+                      "no sample media 'sample_source' in the loaded bundle; it has: none "
+                      "(send load first)",
+                      "unknown op 'dance'; ops: load, run, decode, quit"]
+
+
+def test_the_bridge_decodes_only_the_bundles_sample_media(bundle):
+    from mpkit.media.image import read_image
+    from mpkit.media.video import read_frames
+
+    out = io.BytesIO()
+    requests = [{"op": "load", "bundle": str(bundle), "delegate": "cpu", "threads": 1},
+                {"op": "decode", "helper": "sample_source"},
+                {"op": "decode", "helper": "sample_driving"},
+                {"op": "decode", "helper": "segmenter"}]
+    tensor_bridge.serve(io.BytesIO(b"".join(_frame(r) for r in requests)), out)
+    stream = io.BytesIO(out.getvalue())
+    tensor_bridge.read_frame(stream, "outputs")  # the load's answer
+    photo, clip = (tensor_bridge.read_frame(stream, "frames")[1][0] for _ in range(2))
+    np.testing.assert_array_equal(photo[0], read_image(bundle / "obama.jpg"))
+    np.testing.assert_array_equal(clip, np.stack(list(read_frames(bundle / "carphone.mp4"))))
+    refused = tensor_bridge.read_frame(stream, "frames")[0]["error"]
+    assert refused == ("no sample media 'segmenter' in the loaded bundle; it has: "
+                       "sample_source, sample_driving")
 
 
 def test_oversized_and_truncated_frames_end_the_bridge_with_a_named_error():

@@ -31,6 +31,13 @@ def _processes(text: str) -> list[int]:
     return found
 
 
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -57,14 +64,16 @@ def hostile_cwd(tmp_path, monkeypatch):
     return marker
 
 
-def test_daemon_and_worker_ignore_code_in_the_working_folder(private_cache, hostile_cwd,
-                                                             tmp_path):
+def test_daemon_app_and_bridge_ignore_code_in_the_working_folder(private_cache, hostile_cwd,
+                                                                 tmp_path):
     control.start(1)
-    subprocess.run(module_command("mpkit.vdevice.bench_worker", "--help"), check=True,
+    subprocess.run(module_command("mpkit.vdevice.tensor_bridge"), check=True, input=b"",
                    capture_output=True, timeout=120)
     device = VirtualDevice(tmp_path / "vdev", serial="test")
     device.launch_benchmark({"run_id": "cwd", "bundle_dir": "/data/local/tmp/none"})
-    assert device.workers[0].wait(120) == 0  # the worker reports the missing bundle itself
+    assert device.workers[0].wait(120) == 0  # the app reports the missing bundle itself
+    result = json.loads(next((tmp_path / "vdev").rglob("cwd.json")).read_text())
+    assert result["status"] == "error" and "not a bundle" in result["error"]
     assert not hostile_cwd.exists()
 
 
@@ -90,12 +99,15 @@ def test_stop_ends_workers_adb_server_and_temp_folders(private_cache, bundle):
     remote, _ = deploy(app, bundle)
     app.start_activity(BENCH_ACTIVITY, BenchRequest(run_id="long", bundle_dir=remote, frames=1,
                                                     sustained_min=5).extras())
-    deadline = time.monotonic() + 90  # a loaded machine starts Python slowly
-    while time.monotonic() < deadline and not _processes(state["root"] + "/"):
+    deadline, workers = time.monotonic() + 90, []  # a loaded machine starts slowly
+    while time.monotonic() < deadline and len(workers) < 2:
         time.sleep(0.2)
-    workers = [p for p in _processes("mpkit.vdevice.bench_worker") if p in
-               _processes(state["root"] + "/")]
-    assert workers, "the benchmark did not start"
+        # The app's JVM (its command names the device's folder) and its tensor bridge.
+        apps = set(_processes("org.mpkit.core.HostBenchmarkKt")) & set(
+            _processes(state["root"] + "/"))
+        workers = [*apps, *(p for p in _processes("mpkit.vdevice.tensor_bridge")
+                            if _parent(p) in apps)]
+    assert len(workers) == 2, "the benchmark did not start"
     adb_servers = _processes(f"-P\0{state['adb_port']}\0nodaemon")
     assert adb_servers
     assert control.stop() is True

@@ -218,19 +218,13 @@ def test_a_delegate_the_bundle_was_not_validated_for_is_refused_naming_the_list(
 
 
 def test_the_virtual_devices_app_refuses_an_unvalidated_delegate(small, tmp_path):
-    import subprocess
-
     from mpkit.bench.protocol import BenchRequest
     from mpkit.gpu import software
-    from mpkit.vdevice.process import module_command
+    from mpkit.vdevice import app
 
     request = BenchRequest(run_id="r", bundle_dir="unused", delegate="gpu", frames=1)
-    subprocess.run(module_command("mpkit.vdevice.bench_worker", "--request",
-                                  json.dumps(request.model_dump()), "--bundle",
-                                  str(_cpu_only(small)), "--results", str(tmp_path)),
-                   check=True, timeout=300, env=software.child_env())
-    result = json.loads((tmp_path / "r.json").read_text())
-    assert result["status"] == "error" and "times" not in result
+    result = app.run(request, _cpu_only(small), tmp_path, env=software.child_env(), timeout_s=300)
+    assert result["status"] == "error" and result.get("times") is None
     assert re.search(NOT_VALIDATED, result["error"]), result["error"]
 
 
@@ -328,22 +322,15 @@ def test_every_exported_bundle_carries_the_models_pose_bank(exported):
 
 
 def _run_worker(b: Path, results: Path, models: Path) -> dict:
-    import os
-    import subprocess
-
     from mpkit.bench.protocol import BenchRequest
     from mpkit.gpu import software
-    from mpkit.vdevice.process import module_command
+    from mpkit.vdevice import app
 
     results.mkdir()
     request = BenchRequest(run_id="r", bundle_dir="unused", frames=1, warmup=0,
                            capture_frames=1)
-    subprocess.run(module_command("mpkit.vdevice.bench_worker", "--request",
-                                  json.dumps(request.model_dump()), "--bundle", str(b),
-                                  "--results", str(results)),
-                   check=True, timeout=600,
-                   env={**software.child_env(), "MPKIT_MODELS_DIR": str(models)})
-    result = json.loads((results / "r.json").read_text())
+    result = app.run(request, b, results, timeout_s=600,
+                     env={**software.child_env(), "MPKIT_MODELS_DIR": str(models)})
     assert result["status"] == "ok", result.get("error")
     return result
 

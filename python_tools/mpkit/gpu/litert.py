@@ -1,7 +1,7 @@
 """A .tflite compiled by LiteRT's CompiledModel API for the CPU or the GPU accelerator (CPU
 fallback), called with numpy arrays in signature order. The GPU accelerator can crash its
 process: load it only in a process made for it (`mpkit.gpu.child`, the virtual device's
-benchmark process), with `software.child_env()` in its environment."""
+tensor bridge), with `software.child_env()` in its environment."""
 
 from __future__ import annotations
 

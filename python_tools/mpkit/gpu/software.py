@@ -107,7 +107,7 @@ def require_gpu_process() -> SoftwareGpu:
     if os.environ.get("VK_ICD_FILENAMES") != str(driver_dir() / "icd.json"):
         raise DependencyError("the GPU accelerator runs only in a process started with "
                               "mpkit.gpu.software.child_env() (mpkit's GPU child processes and "
-                              "the virtual device's benchmark process); use "
+                              "the virtual device's tensor bridge); use "
                               "mpkit.gpu.accelerator.run from anywhere else")
     return gpu
 

@@ -1,7 +1,5 @@
 """The virtual device's app: the Kotlin core's benchmark (`org.mpkit.core.HostBenchmarkKt`) on
-the host JVM, its models run by the tensor bridge on the host runtimes. What a phone's app does
-itself with its platform decoders, the virtual device does first: the bundle's sample photo and
-driving clip become raw RGB files the core reads."""
+the host JVM, its models run and its sample media decoded by the tensor bridge on the host."""
 
 from __future__ import annotations
 
@@ -10,12 +8,12 @@ import json
 import subprocess
 from pathlib import Path
 
+from mpkit.bench.protocol import BenchRequest
 from mpkit.errors import MpkitError
 from mpkit.vdevice.process import module_command
 
 ROOT = Path(__file__).resolve().parents[3]
 HOST_BENCHMARK = "org.mpkit.core.HostBenchmarkKt"
-MAX_DRIVING_FRAMES = 900  # 30 s at 30 fps: the clip repeats for longer runs
 BUILD_TIMEOUT_S = 1200  # a first build installs the Kotlin tools
 
 
@@ -33,24 +31,21 @@ def core_classpath() -> str:
     return run.stdout.strip().splitlines()[-1]
 
 
-def decode_media(helpers: dict[str, Path], out: Path) -> list[str]:
-    """SOURCE W H DRIVING W H: the sample photo and driving clip as raw RGB files in `out`."""
-    import numpy as np
-
-    from mpkit.media.image import read_image
-    from mpkit.media.video import read_frames
-
-    photo = read_image(helpers["sample_source"])
-    frames = np.stack(list(read_frames(helpers["sample_driving"], limit=MAX_DRIVING_FRAMES)))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "source.rgb").write_bytes(photo.tobytes())
-    (out / "driving.rgb").write_bytes(frames.tobytes())
-    return [str(out / "source.rgb"), str(photo.shape[1]), str(photo.shape[0]),
-            str(out / "driving.rgb"), str(frames.shape[2]), str(frames.shape[1])]
-
-
-def benchmark_command(extras: dict, bundle: Path, results: Path, media: list[str],
+def benchmark_command(extras: dict, bundle: Path, results: Path,
                       bridge: list[str] | None = None) -> list[str]:
     """The app's benchmark for one request; `bridge` is the tensor bridge's command."""
     return ["java", "-cp", core_classpath(), HOST_BENCHMARK, json.dumps(extras), str(bundle),
-            str(results), *media, *(bridge or module_command("mpkit.vdevice.tensor_bridge"))]
+            str(results), *(bridge or module_command("mpkit.vdevice.tensor_bridge"))]
+
+
+def run(request: BenchRequest, bundle: Path, results: Path, env: dict | None = None,
+        bridge: list[str] | None = None, timeout_s: float = 900) -> dict:
+    """One run of the app to its end, outside any virtual device (tests, benchmarks/): the
+    result JSON it wrote."""
+    done = subprocess.run(benchmark_command(request.extras(), bundle, results, bridge),
+                          capture_output=True, text=True, timeout=timeout_s, env=env)
+    path = results / f"{request.run_id}.json"
+    if done.returncode != 0 or not path.is_file():
+        raise MpkitError(f"the app ended with code {done.returncode} and no result: "
+                         f"{done.stderr.strip()[-1500:]}")
+    return json.loads(path.read_text())

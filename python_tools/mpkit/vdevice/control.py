@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mpkit.errors import DeviceError
 from mpkit.media.assets import cache_dir
+from mpkit.vdevice import app
 from mpkit.vdevice.process import is_ours, kill_group, module_command
 
 
@@ -56,6 +57,7 @@ def start(count: int, adb: str | None = None, timeout_s: float = 30) -> dict:
     if (running := status()) is not None:
         raise DeviceError(f"virtual devices already running (adb port {running['adb_port']}); "
                           "`mpkit vdevice stop` first")
+    app.core_classpath()  # a first build takes minutes: here, not inside the daemon's start
     path = state_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     log_path = path.with_name("daemon.log")

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from mpkit.media.files import atomic_output
-from mpkit.vdevice import auth
+from mpkit.vdevice import app, auth
 from mpkit.vdevice.process import start_time
 from mpkit.vdevice.server import DeviceHost
 
@@ -83,6 +83,7 @@ class Fleet:
     """Devices + the adb server that sees them (used by the daemon and by test fixtures)."""
 
     def __init__(self, count: int, adb: str, root: Path | None = None):
+        app.core_classpath()  # the benchmark app is built before any device comes up
         self.own_root = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="mpkit-vdevice-"))
         self.host = DeviceHost(self.root)

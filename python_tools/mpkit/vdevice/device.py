@@ -16,7 +16,7 @@ from mpkit import __version__
 from mpkit.bench.protocol import APP_PACKAGE, BENCH_ACTIVITY, RESULTS_DIR, BenchRequest
 from mpkit.gpu import software
 from mpkit.vdevice import auth
-from mpkit.vdevice.process import module_command
+from mpkit.vdevice.process import kill_group
 from mpkit.vdevice.shell import Command, Result, Shell, tokenize
 from mpkit.vdevice.sync import SyncService
 from mpkit.vdevice.transport import Service, Stream
@@ -46,7 +46,7 @@ class VirtualDevice:
     # The benchmark app comes preinstalled: the virtual device implements its protocol itself.
     packages: dict[str, str] = field(default_factory=lambda: {APP_PACKAGE: "built-in"})
     on_drop: list = field(default_factory=list)  # callbacks that drop the live transports
-    workers: list = field(default_factory=list)  # benchmark processes started by `am start`
+    workers: list = field(default_factory=list)  # apps `am start` started (JVM + bridge)
     # The adb keys this device accepts (a phone's /data/misc/adb/adb_keys): none = unauthorized.
     trusted_keys: list[auth.PublicKey] = field(default_factory=auth.user_keys)
 
@@ -185,10 +185,11 @@ class VirtualDevice:
         return getattr(table, f"cmd_{name.replace('-', '_')}", None)
 
     def launch_benchmark(self, extras: dict) -> None:
-        """The app's BenchmarkActivity: a separate process runs the bundle with the host
-        runtimes and writes files/bench/<run_id>.json."""
-        import json
+        """The app's BenchmarkActivity: the Kotlin core's benchmark on the host JVM (its models
+        on the host runtimes) writes files/bench/<run_id>.json."""
         import subprocess
+
+        from mpkit.vdevice import app
 
         request = BenchRequest(**extras)
         results = self.root / "data/data" / APP_PACKAGE / RESULTS_DIR
@@ -205,22 +206,21 @@ class VirtualDevice:
         if request.delegate == "gpu" and software.status().ready:
             env = software.child_env()  # the app's GPU accelerator: the software Vulkan device
         with open(results / f"{request.run_id}.log", "w") as log:
+            # Its own process group: `am force-stop` ends the JVM and its tensor bridge at once.
             self.workers.append(subprocess.Popen(
-                module_command("mpkit.vdevice.bench_worker", "--request",
-                               json.dumps(request.model_dump()), "--bundle", str(bundle),
-                               "--results", str(results)),
-                stdout=log, stderr=log, cwd=results.parent, env=env))
+                app.benchmark_command(request.extras(), bundle, results),
+                stdout=log, stderr=log, cwd=results.parent, env=env, start_new_session=True))
 
     def app_pid(self) -> int | None:
-        """The running benchmark process (the app's process on a phone), if any."""
+        """The running app (its JVM; the bridge is its child), if any."""
         live = [w for w in self.workers if w.poll() is None]
         return live[-1].pid if live else None
 
     def stop_workers(self) -> int:
-        """`am force-stop`: kills the benchmark processes; returns how many were running."""
+        """`am force-stop`: kills the app processes; returns how many runs were live."""
         live = [w for w in self.workers if w.poll() is None]
-        for w in live:
-            w.kill()
+        for w in self.workers:
+            kill_group(w.pid)  # the bridge too, even once the JVM has ended
         for w in self.workers:
             w.wait()
         self.workers.clear()

@@ -29,9 +29,24 @@ def pss_kb(pid: int) -> int | None:
     return None
 
 
+def app_pss_kb(pid: int) -> int | None:
+    """The app's PSS: the process and its children (the JVM and the tensor bridge that holds
+    its models, one process on a phone)."""
+    own = pss_kb(pid)
+    if own is None:
+        return None
+    children = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):  # a JVM forks from any thread
+        try:
+            children.update(task.read_text().split())
+        except OSError:
+            continue
+    return own + sum(pss_kb(int(c)) or 0 for c in children)
+
+
 def _meminfo(package: str | None, app_pid: int | None) -> str:
-    """The benchmark app's process is the only one the virtual device runs: its PSS, measured."""
-    pss = pss_kb(app_pid) if app_pid is not None else None
+    """The benchmark app is the only one the virtual device runs: its PSS, measured."""
+    pss = app_pss_kb(app_pid) if app_pid is not None else None
     if package not in (None, APP_PACKAGE) or pss is None:
         return f"No process found for: {package}\n" if package else \
             "Applications Memory Usage (in Kilobytes):\nTotal PSS by process:\n"
@@ -41,7 +56,7 @@ def _meminfo(package: str | None, app_pid: int | None) -> str:
 
 
 def dumpsys(args: list[str], app_pid: int | None) -> str:
-    """`dumpsys` answers; `app_pid` is the running benchmark process, if any."""
+    """`dumpsys` answers; `app_pid` is the running app (JVM), if any."""
     service = args[0] if args else ""
     if service == "thermalservice":
         zones = thermal_zones()

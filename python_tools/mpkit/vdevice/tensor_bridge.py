@@ -11,6 +11,9 @@ tensors as little-endian float32, C order, one after the other.
          "helpers": {name: {"inputs": [...], "outputs": [...]}}}   (helpers run on the CPU)
   {"op": "run", "component": NAME, "inputs": [{"name": N, "shape": [...]}, ...]} + tensors
       → {"outputs": [{"name": N, "shape": [...]}, ...], "runtime_ms": T} + tensors
+  {"op": "decode", "helper": ROLE}   (after load: the bundle's sample photo or driving clip)
+      → {"frames": [{"name": ROLE, "shape": [N, H, W, 3]}]} + RGB values 0..255 as float32
+        (what a phone's platform decoders give the app; a clip stops at the tensor cap)
   {"op": "quit"}
 A failure answers {"error": MESSAGE} and the bridge keeps serving; a malformed frame ends it.
 """
@@ -18,6 +21,7 @@ A failure answers {"error": MESSAGE} and the bridge keeps serving; a malformed f
 from __future__ import annotations
 
 import json
+import os
 import struct
 import sys
 import time
@@ -100,6 +104,7 @@ class _Session:
     def __init__(self):
         self.runners: dict = {}
         self.specs: dict = {}  # name → {"inputs": [{name, shape}], "outputs": [...]}
+        self.media: dict[str, Path] = {}  # the verified bundle's sample media by role
 
     def load(self, header: dict) -> dict:
         from mpkit.export.backends import get_backend
@@ -124,8 +129,28 @@ class _Session:
                 self.runners[h.name], helpers[h.name] = _helper(bundle / h.file, threads)
         components = dict(self.specs)
         self.specs.update(helpers)
+        self.media = {h.role: bundle / h.file for h in manifest.helpers
+                      if h.role in ("sample_source", "sample_driving")}
         return {"runtime": manifest.runtime, "delegate": delegate, "components": components,
                 "helpers": helpers}
+
+    def decode(self, header: dict) -> tuple[dict, list[np.ndarray]]:
+        from mpkit.media.image import read_image
+        from mpkit.media.kind import is_video
+        from mpkit.media.video import read_frames, video_info
+
+        role = header.get("helper")
+        if role not in self.media:
+            raise MpkitError(f"no sample media {role!r} in the loaded bundle; it has: "
+                             f"{', '.join(self.media) or 'none (send load first)'}")
+        path = self.media[role]
+        if is_video(path):
+            info = video_info(path)
+            limit = max(1, MAX_TENSOR_BYTES // (4 * 3 * info.width * info.height))
+            frames = np.stack(list(read_frames(path, limit=limit)))
+        else:
+            frames = read_image(path)[None]
+        return {"frames": [{"name": role, "shape": list(frames.shape)}]}, [frames]
 
     def run(self, header: dict, tensors: list[np.ndarray]) -> tuple[dict, list[np.ndarray]]:
         name = header.get("component")
@@ -157,16 +182,20 @@ def serve(inp: BinaryIO, out: BinaryIO) -> None:
                 write_frame(out, session.load(header))
             elif op == "run":
                 write_frame(out, *session.run(header, tensors))
+            elif op == "decode":
+                write_frame(out, *session.decode(header))
             else:
-                write_frame(out, {"error": f"unknown op {op!r}; ops: load, run, quit"})
+                write_frame(out, {"error": f"unknown op {op!r}; ops: load, run, decode, quit"})
         except (MpkitError, KeyError, ValueError, TypeError) as e:
             write_frame(out, {"error": str(e) if isinstance(e, MpkitError)
                               else f"{type(e).__name__}: {e}"})
 
 
 def main() -> None:
-    # Runtimes log on stdout/stderr; the frames own stdout, so the logs go to stderr.
-    out = sys.stdout.buffer
+    # The frames own stdout; runtimes log there from native code too (the GPU accelerator
+    # does), so file descriptor 1 itself becomes stderr and the frames keep a copy of it.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
     serve(sys.stdin.buffer, out)
 

@@ -9,17 +9,15 @@ import org.json.JSONObject
 /**
  * The virtual device's BenchmarkActivity: the app's [Benchmark] on the host JVM, its components
  * and face models run by the tensor bridge (a child process on the host runtimes). EXTRAS is the
- * intent's extras as a JSON object; BUNDLE is where `bundle_dir` is on the host; SOURCE and
- * DRIVING are the bundle's sample media decoded to raw RGB (a phone decodes its own). Writes
- * `<run_id>.json` (and `<run_id>/frame_NNNN.png` captures) into RESULTS; every failure after
- * the request is read is a result with status "error".
+ * intent's extras as a JSON object; BUNDLE is where `bundle_dir` is on the host; the bridge
+ * also decodes the bundle's sample media (a phone decodes its own). Writes `<run_id>.json` (and
+ * `<run_id>/frame_NNNN.png` captures) into RESULTS; every failure after the request is read is
+ * a result with status "error".
  *
- *     java -cp ... org.mpkit.core.HostBenchmarkKt EXTRAS BUNDLE RESULTS SOURCE W H DRIVING W H BRIDGE...
+ *     java -cp ... org.mpkit.core.HostBenchmarkKt EXTRAS BUNDLE RESULTS BRIDGE_COMMAND...
  */
 fun main(args: Array<String>) {
-    require(args.size >= 10) {
-        "usage: EXTRAS BUNDLE RESULTS SOURCE W H DRIVING W H BRIDGE_COMMAND..."
-    }
+    require(args.size >= 4) { "usage: EXTRAS BUNDLE RESULTS BRIDGE_COMMAND..." }
     val extras = JSONObject(args[0]).let { o -> o.keySet().associateWith { o.get(it) } }
     val request = BenchRequest.fromExtras(extras)
     val results = File(args[2])
@@ -58,9 +56,7 @@ private fun hostRun(
     val start = System.nanoTime()
     Benchmark.checkDriving(request.driving)
     val manifest = ModelBundle.verify(bundle)
-    val photo = RawFrames.read(Paths.get(args[3]), args[4].toInt(), args[5].toInt()).single()
-    val driving = RawFrames.read(Paths.get(args[6]), args[7].toInt(), args[8].toInt())
-    val (process, bridge) = PipeBridge.start(args.drop(9))
+    val (process, bridge) = PipeBridge.start(args.drop(3))
     return bridge.use {
         val loaded = bridge.load(bundle.toString(), request.delegate, request.threads)
         // Only a delegate the bundle was validated for, and the one the host really runs.
@@ -78,6 +74,8 @@ private fun hostRun(
             name
         }
         val loadMs = (System.nanoTime() - start) / 1e6
+        val photo = bridge.decode("sample_source").single()
+        val driving = bridge.decode("sample_driving")
         val outcome = benchmark.run(photo, driving, loadMs, bridged = true)
         val status = if (outcome.failure == null) RunStatus.OK else RunStatus.ERROR
         BenchResult(

@@ -41,6 +41,25 @@ class PipeBridge(private val input: InputStream, private val output: OutputStrea
         return outputs
     }
 
+    /**
+     * The loaded bundle's sample photo or driving clip (`helper` is its role), decoded by the
+     * host as a phone's platform decoders would decode it.
+     */
+    fun decode(helper: String): List<RgbImage> {
+        send(JSONObject().put("op", "decode").put("helper", helper), emptyList())
+        val frames = receive("frames").second.singleOrNull()
+            ?: throw ComponentException("the bridge sent no frames for $helper")
+        val shape = frames.shape
+        if (shape.size != 4 || shape[3] != 3 || shape[0] < 1) {
+            throw ComponentException("$helper: the bridge sent frames of shape ${shape.toList()}")
+        }
+        val size = shape[1] * shape[2] * 3
+        return List(shape[0]) { i ->
+            val pixels = ByteArray(size) { frames.data[i * size + it].toInt().toByte() }
+            RgbImage(shape[2], shape[1], pixels)
+        }
+    }
+
     override fun close() {
         runCatching { send(JSONObject().put("op", "quit"), emptyList()) }
         output.close()
