@@ -111,6 +111,50 @@ containers_failed=$(count "containers failed")
 failed=$(( ${tests_failed:-0} + ${containers_failed:-0} ))
 [ -n "$passed" ] || { cat "$report" >&2; die "the JUnit launcher printed no summary (exit $launcher_rc)"; }
 
+# The app's sources that need only the platform and ExecuTorch, type-checked against the real
+# API-23 android.jar (Debian bullseye libandroid-23-java, through a private apt config: apt checks
+# it against the archive's signed index) and ExecuTorch's Android classes (npm
+# react-native-executorch 0.8.5, its classes.jar checked by hash). LiteRT's Android classes are
+# on no registry here: the files that use them are listed in the README as not compiled here.
+android_jar=$tools/android-23/usr/share/java/com.android.android-23.jar
+if [ ! -f "$android_jar" ]; then
+  log "fetching the API-23 android.jar (Debian bullseye libandroid-23-java)"
+  apt_dir=$tools/apt
+  rm -rf "$apt_dir"
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+  uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  echo "deb ${uri:-http://deb.debian.org/debian} bullseye main" > "$apt_dir/sources.list"
+  apt_opts=(-o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+            -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache")
+  (apt-get "${apt_opts[@]}" update -qq && cd "$apt_dir" &&
+     apt-get "${apt_opts[@]}" download libandroid-23-java) >/dev/null 2>&1 ||
+    die "could not fetch libandroid-23-java from Debian bullseye (is the Debian mirror reachable?)"
+  dpkg-deb -x "$apt_dir"/libandroid-23-java_*.deb "$tools/android-23"
+  rm -rf "$apt_dir"
+fi
+EXECUTORCH_JAR_SHA256=24df12b3557751d275228584d3a159ad4294561eeabca1372cca7b9a7eca712f
+executorch_jar=$tools/executorch-android/classes.jar
+if ! echo "$EXECUTORCH_JAR_SHA256  $executorch_jar" | sha256sum -c --quiet 2>/dev/null; then
+  log "fetching ExecuTorch's Android classes (npm react-native-executorch 0.8.5)"
+  pack=$(mktemp -d)
+  (cd "$pack" && npm pack --silent react-native-executorch@0.8.5 >/dev/null &&
+     tar xzf react-native-executorch-0.8.5.tgz package/android/libs/classes.jar) ||
+    die "npm pack react-native-executorch@0.8.5 failed (is the npm registry reachable?)"
+  mkdir -p "$(dirname "$executorch_jar")"
+  mv "$pack/package/android/libs/classes.jar" "$executorch_jar"
+  rm -rf "$pack"
+  echo "$EXECUTORCH_JAR_SHA256  $executorch_jar" | sha256sum -c --quiet ||
+    die "$executorch_jar does not have the pinned sha256"
+fi
+log "compiling the app's platform and ExecuTorch sources (API 23, no JDK)"
+app_src=$out/app-src  # the listed files (android_app/app/compiled-here.txt), copied
+rm -rf "$app_src"; mkdir -p "$app_src"
+for file in $(grep -v '^#' android_app/app/compiled-here.txt); do
+  cp "android_app/app/src/main/kotlin/org/mpkit/bench/$file" "$app_src/"
+done
+compile "$out/app.jar" "$app_src" "$android_jar:$out/main.jar:$json:$executorch_jar" \
+  -no-jdk -no-reflect -jvm-target 1.8
+
 log "ktlint over android_app (*.kt, *.kts)"
 lint_rc=0
 ktlint=$tools/node_modules/.bin/ktlint
