@@ -321,7 +321,7 @@ def test_every_exported_bundle_carries_the_models_pose_bank(exported):
     assert (carried.affines == model.affines).all() and carried.affines.dtype == "float32"
 
 
-def _run_worker(b: Path, results: Path, models: Path) -> dict:
+def _run_app(b: Path, results: Path, models: Path) -> dict:
     from mpkit.bench.protocol import BenchRequest
     from mpkit.gpu import software
     from mpkit.vdevice import app
@@ -336,7 +336,7 @@ def _run_worker(b: Path, results: Path, models: Path) -> dict:
 
 
 def test_the_virtual_devices_app_uses_the_bundles_pose_bank(exported, tmp_path):
-    """The worker runs with a models/ folder that has no pose bank (only model.yaml), so the
+    """The app runs with a models/ folder that has no pose bank (only model.yaml), so the
     bank can only come from the bundle; a bundle carrying another bank renders another frame."""
     import shutil
 
@@ -344,16 +344,16 @@ def test_the_virtual_devices_app_uses_the_bundles_pose_bank(exported, tmp_path):
     from mpkit.models.config import models_dir
 
     if exported.manifest.backend != "tflite":
-        pytest.skip("one backend is enough: the worker reads the bank the same way for both")
+        pytest.skip("one backend is enough: the app reads the bank the same way for both")
     models = tmp_path / "models"
     (models / "mp-tiny").mkdir(parents=True)
     shutil.copy(models_dir() / "mp-tiny/model.yaml", models / "mp-tiny")
-    _run_worker(exported.out, tmp_path / "own", models)
+    _run_app(exported.out, tmp_path / "own", models)
     other = tmp_path / "other"
     shutil.copytree(exported.out, other)
     (other / "pose_bank.json").write_text(_other_bank())
     edit_manifest(other, lambda d: d["helpers"][-1].update(
         bundle.file_entry(other / "pose_bank.json")))
-    _run_worker(other, tmp_path / "moved", models)
+    _run_app(other, tmp_path / "moved", models)
     own, moved = (read_image(tmp_path / run / "r/frame_0000.png") for run in ("own", "moved"))
     assert own.shape == moved.shape and (own != moved).any()

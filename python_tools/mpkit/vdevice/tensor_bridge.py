@@ -113,7 +113,8 @@ class _Session:
         bundle = Path(header["bundle"])
         manifest = verify(bundle)
         backend = get_backend(manifest.backend)
-        delegate = backend.host_delegate(header.get("delegate"))
+        # Only a delegate the bundle was validated for, and only one this host really runs.
+        delegate = manifest.delegate(backend.host_delegate(header.get("delegate")))
         threads = int(header.get("threads", 2))
         self.runners = {c.name: backend.host_runner(bundle / c.file, threads=threads,
                                                     delegate=delegate)
