@@ -5,6 +5,7 @@ sustained run longer than the timeout, Ctrl-C, resume with another spec."""
 import _thread
 import json
 import shutil
+import signal
 import threading
 from pathlib import Path
 
@@ -166,8 +167,14 @@ def test_ctrl_c_stops_the_benchmark_and_keeps_finished_cells(app, bundle, tmp_pa
     monkeypatch.setattr(vdev, "launch_benchmark", launch)
     store, messages = Store(tmp_path / "r.sqlite"), []
     spec = BenchSpec(bundles=[str(bundle)], repeat=2, **FAST)
-    with pytest.raises(KeyboardInterrupt):
-        run_bench(spec, [app], store, "interrupted", progress=messages.append)
+    # Ctrl-C as in a terminal: a process started in the background inherits SIGINT ignored,
+    # and then interrupt_main() does nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_bench(spec, [app], store, "interrupted", progress=messages.append)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert "run interrupted" in messages[0]
     assert [r["status"] for r in store.records(["interrupted"])] == ["ok"]
     assert len(started) == 2 and started[1].poll() is not None  # force-stopped, not left running
