@@ -68,13 +68,17 @@ class FaceDetector(
             image.warpAffine(letterbox(image.width, image.height), SIZE, SIZE)
                 .toTensor(INPUT, 127.5f, -1f)
 
-        /** The model's outputs (regressors [.., 16], classificators [.., 1]) → faces in pixels. */
+        /**
+         * The model's outputs (regressors, 16 per anchor; one logit per anchor) → faces in
+         * pixels. Outputs are picked by size, not by name or shape (a runtime may give them flat).
+         */
         fun decode(outputs: List<Tensor>, width: Int, height: Int): List<Detection> {
-            val raw = outputs.single { it.shape.last() == 16 }.data
-            val logits = outputs.single { it.shape.last() == 1 }.data
             val n = anchors.size / 2
-            require(raw.size == n * 16 && logits.size == n) {
-                "the detector gave ${raw.size / 16} boxes, its anchors are $n"
+            val raw = outputs.singleOrNull { it.data.size == n * 16 }?.data
+            val logits = outputs.singleOrNull { it.data.size == n }?.data
+            require(raw != null && logits != null) {
+                "the detector gives 16 regressors and one logit per anchor ($n anchors), got " +
+                    outputs.map { it.shape.toList() }
             }
             val side = max(width, height).toDouble()
             val pad = doubleArrayOf((side - width) / 2, (side - height) / 2)

@@ -22,3 +22,21 @@ interface ComponentRunner : AutoCloseable {
 
 /** A component failed to run; the message names it. */
 class ComponentException(message: String) : MpkitException(message)
+
+/**
+ * Routes each model name to the runner that holds it: on a phone the bundle's components run on
+ * their runtime (ExecuTorch or LiteRT), its face and segmentation helpers on LiteRT.
+ */
+class RoutingRunner(private val routes: Map<String, ComponentRunner>) : ComponentRunner {
+    private var last: ComponentRunner? = null
+    override val lastRuntimeMs: Double get() = last?.lastRuntimeMs ?: 0.0
+
+    override fun run(component: String, inputs: List<Tensor>): List<Tensor> {
+        val runner = routes[component]
+            ?: throw ComponentException("no model '$component' in this bundle")
+        last = runner
+        return runner.run(component, inputs)
+    }
+
+    override fun close() = routes.values.distinct().forEach { it.close() }
+}
