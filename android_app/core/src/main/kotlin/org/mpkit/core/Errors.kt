@@ -8,3 +8,6 @@ class BundleException(message: String) : MpkitException(message)
 
 /** A benchmark request (intent extras) or result does not follow the protocol. */
 class ProtocolException(message: String) : MpkitException(message)
+
+/** A photo, video frame or camera image cannot be read as the app needs it. */
+class MediaException(message: String) : MpkitException(message)
