@@ -62,3 +62,21 @@ def test_deploy_refuses_a_traversal_manifest_before_pushing(app, bundle, tmp_pat
     with pytest.raises(MpkitError, match=cause):
         deploy(app, copy)
     assert _device_files(app) == before
+
+
+def test_deploy_leaves_the_bundle_readable_by_the_app(device, fleet, bundle, tmp_path):
+    """The app is not the shell user: every folder of a deployed bundle must be searchable and
+    every file readable by others, whatever modes the host files had."""
+    if fleet is None:
+        pytest.skip("reads the virtual device's folder from the host")
+    copy = shutil.copytree(bundle, tmp_path / "b")
+    for f in copy.iterdir():
+        f.chmod(0o600)  # a user's umask 077
+    remote, _ = deploy(device, copy)
+    device_root = fleet.running[0].device.root
+    folder = device_root / remote.lstrip("/")
+    folders = [folder, folder.parent, folder.parent.parent]  # <id>, bundles, mpkit
+    files = list(folder.iterdir())
+    assert len(files) == len(list(bundle.iterdir()))
+    assert [f.name for f in files if not f.stat().st_mode & 0o004] == []
+    assert [str(d) for d in folders if d.stat().st_mode & 0o005 != 0o005] == []

@@ -10,6 +10,10 @@ from mpkit.device.errors import CommandFailed
 from mpkit.export.bundle import MANIFEST, verify
 
 REMOTE_ROOT = "/data/local/tmp/mpkit/bundles"
+# The app (an untrusted_app) may read and mmap, not list or write, shell_data_file under
+# /data/local/tmp (sepolicy untrusted_app_all.te); adbd gives pushed files others' read bits
+# from the host's, so every folder and file is made readable by others explicitly.
+READABLE_ROOT = "/data/local/tmp/mpkit"
 
 
 def remote_dir(bundle: Path) -> str:
@@ -45,6 +49,7 @@ def deploy(device: Device, bundle: Path, apk: Path | None = None) -> tuple[str, 
             if have.get(name) != digest:
                 device.push(bundle / name, f"{remote}/{name}")
         device.push(bundle / MANIFEST, f"{remote}/{MANIFEST}")  # last: marks it complete
+        device.shell(["chmod", "-R", "a+rX", READABLE_ROOT])
         pushed = True
         have = _device_hashes(device, remote, [*entries, MANIFEST])
     bad = sorted(f for f, h in entries.items() if have.get(f) != h)

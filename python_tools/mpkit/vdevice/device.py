@@ -323,6 +323,25 @@ class Commands:
             p.mkdir(parents=True, exist_ok=True)
         return Result()
 
+    async def cmd_chmod(self, args, stdin):
+        recursive = "-R" in args
+        rest = [a for a in args if a != "-R"]
+        if len(rest) < 2:
+            return Result(err=b"chmod: needs a MODE and a FILE\n", rc=1)
+        spec, err, rc = rest[0], b"", 0
+        for a in rest[1:]:
+            p = self._path(a)
+            if p is None or not p.exists():
+                err += f"chmod: {a}: No such file or directory\n".encode()
+                rc = 1
+                continue
+            for q in [p, *(sorted(p.rglob("*")) if recursive and p.is_dir() else [])]:
+                mode = chmod_mode(q.stat().st_mode & 0o7777, q.is_dir(), spec)
+                if mode is None:
+                    return Result(err=f"chmod: bad mode '{spec}'\n".encode(), rc=1)
+                q.chmod(mode)
+        return Result(err=err, rc=rc)
+
     async def cmd_cp(self, args, stdin):
         paths = [a for a in args if not a.startswith("-")]
         if len(paths) != 2:
@@ -449,3 +468,24 @@ def _intent(args: list[str]) -> tuple[str, dict]:
 
 def _quote(word: str) -> str:
     return shlex.quote(word)
+
+
+def chmod_mode(current: int, is_dir: bool, spec: str) -> int | None:
+    """toybox chmod's MODE applied to `current`: octal, or clauses like `u+rwX,go+rX`
+    (X: execute for directories); None for a mode chmod would refuse."""
+    if spec.isdigit():
+        return int(spec, 8) if all(c in "01234567" for c in spec) else None
+    mode = current
+    for clause in spec.split(","):
+        who = clause[:len(clause) - len(clause.lstrip("ugoa"))]
+        rest = clause[len(who):]
+        if not rest or rest[0] not in "+-=" or any(c not in "rwxX" for c in rest[1:]):
+            return None
+        shifts = [s for w, s in (("u", 6), ("g", 3), ("o", 0)) if not who or "a" in who or w in who]
+        bits = sum({"r": 4, "w": 2, "x": 1}.get(c, 1 if c == "X" and (is_dir or current & 0o111)
+                                                 else 0) for c in set(rest[1:]))
+        for shift in shifts:
+            if rest[0] == "=":
+                mode &= ~(7 << shift)
+            mode = mode & ~(bits << shift) if rest[0] == "-" else mode | (bits << shift)
+    return mode
