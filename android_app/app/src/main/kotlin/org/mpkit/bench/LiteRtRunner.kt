@@ -4,28 +4,28 @@ import com.google.ai.edge.litert.Accelerator
 import com.google.ai.edge.litert.CompiledModel
 import com.google.ai.edge.litert.LiteRtException
 import com.google.ai.edge.litert.TensorBuffer
-import java.io.File
 import org.mpkit.core.ComponentException
 import org.mpkit.core.ComponentRunner
-import org.mpkit.core.Manifest
 import org.mpkit.core.Tensor
+import org.mpkit.core.TensorSpec
 
 /**
- * A TFLite bundle's components on LiteRT's CompiledModel API: delegate `gpu` is the GPU
- * accelerator (artifact litert-gpu) with CPU fallback for what it rejects, `cpu` is XNNPACK with
- * `threads`. Each component's buffers are made once and reused; inputs and outputs follow the
- * signature's order, which the manifest lists. LiteRT's Android classes are on no registry the
- * project's CI reaches, so this file is not compiled there (README, "The Android app").
+ * TFLite models (a bundle's components or its face and segmentation helpers) on LiteRT's
+ * CompiledModel API: delegate `gpu` is the GPU accelerator (artifact litert-gpu) with CPU
+ * fallback for what it rejects, `cpu` is XNNPACK with `threads`. Each model's buffers are made
+ * once and reused; inputs and outputs follow the signature's order, which the manifest lists.
+ * LiteRT's Android classes are on no registry the project's CI reaches, so this file is not
+ * compiled there (README, "The Android app").
  */
-class LiteRtRunner(bundle: File, private val manifest: Manifest, delegate: String, threads: Int) :
-    ComponentRunner {
+class LiteRtRunner(models: List<LiteRtModel>, delegate: String, threads: Int) : ComponentRunner {
     private class Compiled(
         val model: CompiledModel,
         val inputs: List<TensorBuffer>,
-        val outputs: List<TensorBuffer>
+        val outputs: List<TensorBuffer>,
+        val specs: List<TensorSpec>?
     )
 
-    private val compiled: Map<String, Compiled> = manifest.components.associate { c ->
+    private val compiled: Map<String, Compiled> = models.associate { m ->
         val options = when (delegate) {
             "gpu" -> CompiledModel.Options(Accelerator.GPU, Accelerator.CPU)
             "cpu" -> CompiledModel.Options(Accelerator.CPU)
@@ -33,11 +33,17 @@ class LiteRtRunner(bundle: File, private val manifest: Manifest, delegate: Strin
         }
         options.cpuOptions = CompiledModel.CpuOptions(numThreads = threads)
         val model = try {
-            CompiledModel.create(File(bundle, c.file).path, options)
+            CompiledModel.create(m.file.path, options)
         } catch (e: LiteRtException) {
-            throw ComponentException("${c.name}: LiteRT could not compile it: ${e.message}")
+            throw ComponentException("${m.name}: LiteRT could not compile it: ${e.message}")
         }
-        c.name to Compiled(model, model.createInputBuffers(), model.createOutputBuffers())
+        val outputs = model.createOutputBuffers()
+        if (m.outputs != null && outputs.size != m.outputs.size) {
+            throw ComponentException(
+                "${m.name} has ${outputs.size} outputs; the manifest lists ${m.outputs.size}"
+            )
+        }
+        m.name to Compiled(model, model.createInputBuffers(), outputs, m.outputs)
     }
     override var lastRuntimeMs = 0.0
         private set
@@ -48,19 +54,19 @@ class LiteRtRunner(bundle: File, private val manifest: Manifest, delegate: Strin
         if (inputs.size != c.inputs.size) {
             throw ComponentException("$component takes ${c.inputs.size} inputs, got ${inputs.size}")
         }
-        val specs = manifest.components.first { it.name == component }.outputs
-        if (c.outputs.size != specs.size) {
-            throw ComponentException(
-                "$component has ${c.outputs.size} outputs; the manifest lists ${specs.size}"
-            )
-        }
         return try {
             inputs.zip(c.inputs) { tensor, buffer -> buffer.writeFloat(tensor.data) }
             val start = System.nanoTime()
             c.model.run(c.inputs, c.outputs)
             lastRuntimeMs = (System.nanoTime() - start) / 1e6
-            c.outputs.zip(specs) { buffer, spec ->
-                Tensor(spec.name, spec.shape.toIntArray(), buffer.readFloat())
+            c.outputs.mapIndexed { i, buffer ->
+                val data = buffer.readFloat()
+                val spec = c.specs?.get(i)
+                Tensor(
+                    spec?.name ?: "output_$i",
+                    spec?.shape?.toIntArray() ?: intArrayOf(data.size),
+                    data
+                )
             }
         } catch (e: LiteRtException) {
             throw ComponentException("$component failed in LiteRT: ${e.message}")

@@ -28,7 +28,10 @@ class OpenedRunner(val runner: ComponentRunner, val delegate: String, val bridge
  * that cannot be read is written as one too when its run_id is readable.
  */
 object BenchmarkRun {
-    /** Runs the request in `extras` (an Intent's extras) with `bundleDir` resolved by `resolve`. */
+    /**
+     * Runs the request in `extras` (an Intent's extras) with `bundle_dir` resolved by `resolve`
+     * (a [MpkitException] from it is the run's error result).
+     */
     fun fromExtras(
         extras: Map<String, Any?>,
         results: File,
@@ -43,7 +46,30 @@ object BenchmarkRun {
             return failed(runId, "unknown", 0, "unknown", device, e.message ?: "bad request")
                 .also { it.write(results) }
         }
-        return execute(request, resolve(request.bundleDir), results, device)
+        val bundle = try {
+            resolve(request.bundleDir)
+        } catch (e: MpkitException) {
+            return failed(request, device, e.message ?: "bad bundle_dir").also { it.write(results) }
+        }
+        return execute(request, bundle, results, device)
+    }
+
+    /**
+     * A `resolve` for [fromExtras] that takes only folders inside `roots` (symlinks resolved):
+     * the extras come from whoever starts the activity.
+     */
+    fun confinedTo(roots: List<File>): (String) -> File = { path ->
+        val dir = File(path).canonicalFile
+        val inside = roots.any { root ->
+            dir.path.startsWith(root.canonicalFile.path.trimEnd('/') + "/")
+        }
+        if (!File(path).isAbsolute || !inside) {
+            throw ProtocolException(
+                "extra bundle_dir: '$path' is not inside ${roots.joinToString()}: deploy the " +
+                    "bundle with mpkit deploy, which pushes it there"
+            )
+        }
+        dir
     }
 
     fun execute(

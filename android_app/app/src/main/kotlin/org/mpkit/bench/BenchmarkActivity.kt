@@ -1,0 +1,45 @@
+package org.mpkit.bench
+
+import android.app.Activity
+import android.os.Bundle
+import android.util.Log
+import android.view.WindowManager
+import java.io.File
+import kotlin.concurrent.thread
+import org.mpkit.core.BenchmarkRun
+import org.mpkit.core.MpkitException
+
+/**
+ * The activity the harness starts (`am start -n org.mpkit.bench/.BenchmarkActivity --es ...`):
+ * runs the request in its extras on a background thread, writes the result under
+ * `files/bench/` (read back with run-as) and finishes. The screen stays on while it runs.
+ */
+class BenchmarkActivity : Activity() {
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        if (savedInstanceState != null) return // re-created while running: the run goes on
+        window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
+        val extras = intent.extras?.let { b -> b.keySet().associateWith { b.get(it) } }.orEmpty()
+        val device = AndroidDevice(applicationContext, application as Runtimes)
+        val roots = listOf(File(DEPLOY_ROOT), File(filesDir, "bundles"))
+        thread(name = "mpkit-benchmark") {
+            try {
+                BenchmarkRun.fromExtras(
+                    extras,
+                    File(filesDir, "bench"),
+                    device,
+                    BenchmarkRun.confinedTo(roots)
+                )
+            } catch (e: MpkitException) {
+                Log.e(TAG, "no result written: ${e.message}") // the request had no readable run_id
+            } finally {
+                runOnUiThread { finish() }
+            }
+        }
+    }
+
+    private companion object {
+        const val TAG = "mpkit"
+        const val DEPLOY_ROOT = "/data/local/tmp/mpkit" // where mpkit deploy pushes bundles
+    }
+}
