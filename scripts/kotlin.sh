@@ -116,21 +116,26 @@ failed=$(( ${tests_failed:-0} + ${containers_failed:-0} ))
 # it against the archive's signed index) and ExecuTorch's Android classes (npm
 # react-native-executorch 0.8.5, its classes.jar checked by hash). LiteRT's Android classes are
 # on no registry here: the files that use them are listed in the README as not compiled here.
-android_jar=$tools/android-23/usr/share/java/com.android.android-23.jar
-if [ ! -f "$android_jar" ]; then
-  log "fetching the API-23 android.jar (Debian bullseye libandroid-23-java)"
-  apt_dir=$tools/apt
+debian_fetch() {  # debian_fetch SUITE DEST PACKAGE...: downloads (apt checks the archive's
+  local suite=$1 dest=$2; shift 2  # signed index) and extracts, never installs, into DEST
+  local apt_dir=$tools/apt uri
   rm -rf "$apt_dir"
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
   uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  echo "deb ${uri:-http://deb.debian.org/debian} bullseye main" > "$apt_dir/sources.list"
-  apt_opts=(-o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-            -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache")
+  echo "deb ${uri:-http://deb.debian.org/debian} $suite main" > "$apt_dir/sources.list"
+  local apt_opts=(-o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+                  -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache")
   (apt-get "${apt_opts[@]}" update -qq && cd "$apt_dir" &&
-     apt-get "${apt_opts[@]}" download libandroid-23-java) >/dev/null 2>&1 ||
-    die "could not fetch libandroid-23-java from Debian bullseye (is the Debian mirror reachable?)"
-  dpkg-deb -x "$apt_dir"/libandroid-23-java_*.deb "$tools/android-23"
+     apt-get "${apt_opts[@]}" download "$@") >/dev/null 2>&1 ||
+    die "could not fetch $* from Debian $suite (is the Debian mirror reachable?)"
+  for deb in "$apt_dir"/*.deb; do dpkg-deb -x "$deb" "$dest"; done
   rm -rf "$apt_dir"
+}
+
+android_jar=$tools/android-23/usr/share/java/com.android.android-23.jar
+if [ ! -f "$android_jar" ]; then
+  log "fetching the API-23 android.jar (Debian bullseye libandroid-23-java)"
+  debian_fetch bullseye "$tools/android-23" libandroid-23-java
 fi
 EXECUTORCH_JAR_SHA256=24df12b3557751d275228584d3a159ad4294561eeabca1372cca7b9a7eca712f
 executorch_jar=$tools/executorch-android/classes.jar
@@ -154,6 +159,37 @@ for file in $(grep -v '^#' android_app/app/compiled-here.txt); do
 done
 compile "$out/app.jar" "$app_src" "$android_jar:$out/main.jar:$json:$executorch_jar" \
   -no-jdk -no-reflect -jvm-target 1.8
+
+# The manifest and resources, linked by aapt2 (Debian bookworm's, with its libraries, run from
+# .tools) against the framework resources in the API-23 android.jar, with the package and SDK
+# levels the Gradle build injects; every class the manifest names must exist in the app's sources.
+aapt=$tools/aapt2/usr/lib/android-sdk/build-tools/debian/aapt2
+if [ ! -x "$aapt" ]; then
+  log "fetching aapt2 (Debian bookworm aapt and its libraries)"
+  debian_fetch bookworm "$tools/aapt2" aapt android-libaapt android-libandroidfw android-libbase \
+    android-liblog android-libutils android-libziparchive android-libcutils android-libbacktrace \
+    android-libunwind libprotobuf-lite32 p7zip-full
+fi
+log "linking the app's manifest and resources (aapt2, API 23 framework)"
+lib=$tools/aapt2/usr/lib
+aapt2() { LD_LIBRARY_PATH=$lib/x86_64-linux-gnu/android:$lib/x86_64-linux-gnu:$lib/p7zip "$aapt" "$@"; }
+app_main=android_app/app/src/main
+link_dir=$out/app-link
+rm -rf "$link_dir"; mkdir -p "$link_dir"
+version() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" gradle/libs.versions.toml; }
+sed 's|<manifest |<manifest package="org.mpkit.bench" |' $app_main/AndroidManifest.xml \
+  > "$link_dir/AndroidManifest.xml"
+aapt2 compile --dir $app_main/res -o "$link_dir/res.zip" >&2 || die "aapt2 compile failed"
+aapt2 link -o "$link_dir/resources.apk" -I "$android_jar" --manifest "$link_dir/AndroidManifest.xml" \
+  --min-sdk-version "$(version minSdk)" --target-sdk-version "$(version targetSdk)" \
+  "$link_dir/res.zip" 2> "$link_dir/link.log" ||
+  { grep -v "is compressed" "$link_dir/link.log" >&2; die "aapt2 link failed on $app_main"; }
+for class in $(aapt2 dump xmltree --file AndroidManifest.xml "$link_dir/resources.apk" |
+               sed -n 's/.*:name(0x01010003)="\.\([A-Za-z]*\)".*/\1/p'); do
+  unzip -l "$out/app.jar" "org/mpkit/bench/$class.class" >/dev/null 2>&1 ||
+    [ -f "$app_main/kotlin/org/mpkit/bench/$class.kt" ] ||
+    die "the manifest names .$class, which no app source defines"
+done
 
 log "ktlint over android_app (*.kt, *.kts)"
 lint_rc=0
