@@ -62,3 +62,15 @@ def test_a_malformed_record_is_skipped_with_a_warning(tmp_path):
     assert len(warnings) == 2 and all("skipped" in w for w in warnings)
     assert any("c1" in w and "frame_ms" in w for w in warnings)
     assert any("c2" in w and "not JSON" in w for w in warnings)
+
+
+def test_the_bridge_cost_is_its_own_column_and_a_phone_has_none(tmp_path):
+    virtual = _record("host (virtual device)")
+    virtual["result"]["times"]["bridge_ms"] = [1.0, 2.0, 6.0]
+    md = write_report(_store(tmp_path, virtual, _record()), ["run"], tmp_path / "r.md",
+                      "md").read_text()
+    bridge = [h for h, _ in COLUMNS].index("bridge ms") + 1
+    cells = {row.split("|")[1].strip().split(" ")[0]: row.split("|")[bridge].strip()
+             for row in md.splitlines() if re.match(r"\| (host|Pixel) ", row)}
+    assert cells == {"host": "3.0", "Pixel": "–"}
+    assert "Bridge ms is a virtual device's cost per frame" in md
