@@ -68,7 +68,7 @@ test_src=android_app/core/src/test/kotlin
 # classpath (including jars this script built, by their stamps) are unchanged.
 compile() {
   local jar=$1 src=$2 cp=$3 want; shift 3
-  want=$( (echo "$KOTLIN_VERSION $cp $*"; find "$src" -name '*.kt' -type f | sort | xargs sha256sum
+  want=$( (echo "$KOTLIN_VERSION $cp $*"; find "$src" -name '*.kt' -o -name '*.java' | sort | xargs sha256sum
            for entry in ${cp//:/ }; do cat "$entry.stamp" 2>/dev/null || true; done) | sha256sum)
   [ -f "$jar" ] && [ "$(cat "$jar.stamp" 2>/dev/null)" = "$want" ] && return 0
   mkdir -p "$(dirname "$jar")"
@@ -151,15 +151,6 @@ if ! echo "$EXECUTORCH_JAR_SHA256  $executorch_jar" | sha256sum -c --quiet 2>/de
   echo "$EXECUTORCH_JAR_SHA256  $executorch_jar" | sha256sum -c --quiet ||
     die "$executorch_jar does not have the pinned sha256"
 fi
-log "compiling the app's platform and ExecuTorch sources (API 23, no JDK)"
-app_src=$out/app-src  # the listed files (android_app/app/compiled-here.txt), copied
-rm -rf "$app_src"; mkdir -p "$app_src"
-for file in $(grep -v '^#' android_app/app/compiled-here.txt); do
-  cp "android_app/app/src/main/kotlin/org/mpkit/bench/$file" "$app_src/"
-done
-compile "$out/app.jar" "$app_src" "$android_jar:$out/main.jar:$json:$executorch_jar" \
-  -no-jdk -no-reflect -jvm-target 1.8
-
 # The manifest and resources, linked by aapt2 (Debian bookworm's, with its libraries, run from
 # .tools) against the framework resources in the API-23 android.jar, with the package and SDK
 # levels the Gradle build injects; every class the manifest names must exist in the app's sources.
@@ -182,8 +173,18 @@ sed 's|<manifest |<manifest package="org.mpkit.bench" |' $app_main/AndroidManife
 aapt2 compile --dir $app_main/res -o "$link_dir/res.zip" >&2 || die "aapt2 compile failed"
 aapt2 link -o "$link_dir/resources.apk" -I "$android_jar" --manifest "$link_dir/AndroidManifest.xml" \
   --min-sdk-version "$(version minSdk)" --target-sdk-version "$(version targetSdk)" \
-  "$link_dir/res.zip" 2> "$link_dir/link.log" ||
+  --java "$link_dir/gen" "$link_dir/res.zip" 2> "$link_dir/link.log" ||
   { grep -v "is compressed" "$link_dir/link.log" >&2; die "aapt2 link failed on $app_main"; }
+log "compiling the app's platform and ExecuTorch sources (API 23, no JDK)"
+app_src=$out/app-src  # the listed files (android_app/app/compiled-here.txt), copied
+rm -rf "$app_src"; mkdir -p "$app_src"
+for file in $(grep -v '^#' android_app/app/compiled-here.txt); do
+  cp "android_app/app/src/main/kotlin/org/mpkit/bench/$file" "$app_src/"
+done
+cp "$link_dir/gen/org/mpkit/bench/R.java" "$app_src/"  # the resource ids aapt2 generated
+compile "$out/app.jar" "$app_src" "$android_jar:$out/main.jar:$json:$executorch_jar" \
+  -no-jdk -no-reflect -jvm-target 1.8
+
 for class in $(aapt2 dump xmltree --file AndroidManifest.xml "$link_dir/resources.apk" |
                sed -n 's/.*:name(0x01010003)="\.\([A-Za-z]*\)".*/\1/p'); do
   unzip -l "$out/app.jar" "org/mpkit/bench/$class.class" >/dev/null 2>&1 ||

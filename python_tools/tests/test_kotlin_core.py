@@ -16,6 +16,7 @@ from mpkit.bench import protocol
 from mpkit.bench.protocol import BenchRequest, BenchResult, StageTimes, SustainedPoint
 from mpkit.bench.runner import default_delegate
 from mpkit.bench.stats import summarize
+from mpkit.device.deploy import REMOTE_ROOT
 from mpkit.export import bundle
 from mpkit.export.backends import BACKENDS
 from mpkit.export.pipeline import HELPERS
@@ -55,6 +56,7 @@ def test_protocol_constants_agree(kotlin):
         protocol.PROTOCOL_VERSION, protocol.APP_PACKAGE, protocol.BENCH_ACTIVITY,
         protocol.RESULTS_DIR, protocol.MAX_RESULT_BYTES)
     assert kotlin["delegates"] == list(protocol.DELEGATES)
+    assert kotlin["deployed_bundles"] == REMOTE_ROOT
     assert kotlin["driving_modes"] == list(protocol.DRIVING_MODES)
 
 

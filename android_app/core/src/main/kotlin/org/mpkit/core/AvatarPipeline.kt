@@ -96,8 +96,11 @@ class AvatarPipeline(
     }
 
     /** The driving crop and reference keypoints, from the first driving frame alone. */
-    fun prepareDriving(first: RgbImage, name: String = "driving"): Driving {
-        val face = faces.landmarks(first, "$name frame 0")
+    fun prepareDriving(first: RgbImage, name: String = "driving"): Driving =
+        prepareDriving(first, faces.landmarks(first, "$name frame 0"))
+
+    /** The same, from the first driving frame's `face` as the tracker found it. */
+    fun prepareDriving(first: RgbImage, face: FaceLandmarks): Driving {
         val crop = FaceCrop.fromMesh(face.xy())
         return Driving(crop, drivingKp(crop.apply(first, resolution), face, crop))
     }

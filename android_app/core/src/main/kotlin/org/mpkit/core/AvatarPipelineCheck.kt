@@ -6,7 +6,7 @@ import org.json.JSONObject
 
 /**
  * The core's avatar pipeline on the host JVM, every model run by the virtual device's tensor
- * bridge from a bundle: the source stage on PHOTO, then the frame stage on each of FRAMES (the
+ * bridge from a bundle: the source stage on PHOTO, then [LiveAvatar] on each of FRAMES (the
  * first also sets the driving reference). Writes OUT: the source crop, then each generated
  * frame, raw RGB at the model's resolution; prints the source keypoints and the time inside the
  * runtimes as JSON. PHOTO and FRAMES are raw RGB (one photo; frames back to back).
@@ -30,10 +30,9 @@ fun main(args: Array<String>) {
         it.load(bundle.toString(), null, 2)
         val pipeline = AvatarPipeline(manifest, timed, ModelBundle.poseBank(bundle, manifest))
         val avatar = pipeline.prepareSource(photo, "photo")
-        val driving = pipeline.prepareDriving(frames[0], "frames")
-        val tracker = pipeline.faces
-        val generated = frames.map { frame ->
-            pipeline.frame(avatar, driving, frame, tracker.update(frame)).second
+        val live = LiveAvatar(pipeline, avatar)
+        val generated = frames.mapIndexed { i, frame ->
+            live.next(frame) ?: throw NoFaceException("frames: no face in frame $i")
         }
         RawFrames.write(Paths.get(args[7]), listOf(avatar.image) + generated)
         report.put("kp_source", JSONArray(avatar.kp.data.map { v -> v.toDouble() }))

@@ -9,6 +9,7 @@ fun constants(): JSONObject = json(
         "app_package" to Protocol.APP_PACKAGE,
         "bench_activity" to Protocol.BENCH_ACTIVITY,
         "results_dir" to Protocol.RESULTS_DIR,
+        "deployed_bundles" to Protocol.DEPLOYED_BUNDLES,
         "max_result_bytes" to Protocol.MAX_RESULT_BYTES,
         "delegates" to Protocol.DELEGATES,
         "driving_modes" to Protocol.DRIVING_MODES,

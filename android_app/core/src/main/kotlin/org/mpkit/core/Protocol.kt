@@ -10,6 +10,9 @@ object Protocol {
     const val APP_PACKAGE = "org.mpkit.bench"
     const val BENCH_ACTIVITY = "$APP_PACKAGE/.BenchmarkActivity"
     const val RESULTS_DIR = "files/bench"
+
+    /** Where `mpkit deploy` pushes bundles (readable by the app, see deploy.py). */
+    const val DEPLOYED_BUNDLES = "/data/local/tmp/mpkit/bundles"
     const val MAX_RESULT_BYTES = 16 * 1024 * 1024
     const val MEASURED_ON_DEVICE = "device"
     val DELEGATES = listOf("cpu", "xnnpack", "gpu", "nnapi", "vulkan", "qnn")

@@ -79,3 +79,32 @@ fun invertAffine(m: DoubleArray): DoubleArray {
     val a21 = -m[3] * d
     return doubleArrayOf(a11, a12, -a11 * m[2] - a12 * m[5], a21, a22, -a21 * m[2] - a22 * m[5])
 }
+
+/**
+ * This image turned clockwise by `degrees` (0, 90, 180 or 270), then mirrored left to right if
+ * `mirror`: a camera frame made upright (the sensor's orientation) and selfie-like (front camera).
+ */
+fun RgbImage.upright(degrees: Int, mirror: Boolean): RgbImage {
+    require(degrees in listOf(0, 90, 180, 270)) {
+        "a frame turns by 0, 90, 180 or 270°, not $degrees"
+    }
+    val turned = degrees == 90 || degrees == 270
+    val out = if (turned) RgbImage(height, width) else RgbImage(width, height)
+    for (y in 0 until out.height) {
+        for (x in 0 until out.width) {
+            val ox = if (mirror) out.width - 1 - x else x
+            val (sx, sy) = when (degrees) {
+                90 -> y to height - 1 - ox
+                180 -> width - 1 - ox to height - 1 - y
+                270 -> width - 1 - y to ox
+                else -> ox to y
+            }
+            val from = (sy * width + sx) * 3
+            val to = (y * out.width + x) * 3
+            out.pixels[to] = pixels[from]
+            out.pixels[to + 1] = pixels[from + 1]
+            out.pixels[to + 2] = pixels[from + 2]
+        }
+    }
+    return out
+}
