@@ -25,6 +25,9 @@ import org.mpkit.core.RoutingRunner
 class AndroidDevice(private val context: Context, private val runtimes: Runtimes) : BenchDevice {
     override val measuredOn = Protocol.MEASURED_ON_DEVICE
 
+    /** The folders the app takes bundles from: where mpkit deploy pushes, and its own files. */
+    val bundleRoots = listOf(File(Protocol.DEPLOYED_BUNDLES), File(context.filesDir, "bundles"))
+
     override fun open(
         bundle: File,
         manifest: Manifest,

@@ -21,14 +21,13 @@ class BenchmarkActivity : Activity() {
         window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
         val extras = intent.extras?.let { b -> b.keySet().associateWith { b.get(it) } }.orEmpty()
         val device = AndroidDevice(applicationContext, application as Runtimes)
-        val roots = listOf(File(DEPLOY_ROOT), File(filesDir, "bundles"))
         thread(name = "mpkit-benchmark") {
             try {
                 BenchmarkRun.fromExtras(
                     extras,
                     File(filesDir, "bench"),
                     device,
-                    BenchmarkRun.confinedTo(roots)
+                    BenchmarkRun.confinedTo(device.bundleRoots)
                 )
             } catch (e: MpkitException) {
                 Log.e(TAG, "no result written: ${e.message}") // the request had no readable run_id
@@ -40,6 +39,5 @@ class BenchmarkActivity : Activity() {
 
     private companion object {
         const val TAG = "mpkit"
-        const val DEPLOY_ROOT = "/data/local/tmp/mpkit" // where mpkit deploy pushes bundles
     }
 }
