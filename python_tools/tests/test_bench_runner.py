@@ -41,6 +41,20 @@ def test_a_result_that_ran_something_else_is_rejected(request_changes, result_ch
         check_result(_result(**result_changes), _request(**request_changes), runtime, "dev:r.json")
 
 
+def test_an_error_before_the_run_started_keeps_its_own_message():
+    # the app could not read the request's labels (here: a bad extra), so it reports them unknown
+    refused = _result(status="error", error="extra frames: 0 is below the minimum 1", times=None,
+                      delegate="unknown", threads=0, driving="unknown", runtime="unknown",
+                      pss_mb=None, sustained=[], captured_frames=[])
+    check_result(refused, _request(), "litert", "dev:r.json")
+    with pytest.raises(DeviceError, match="run id 'other'"):
+        check_result(_result(**{**refused.model_dump(), "run_id": "other"}), _request(),
+                     "litert", "dev:r.json")
+    with pytest.raises(DeviceError, match="delegate 'unknown'"):  # figures need true labels
+        check_result(_result(status="error", error="synthesis failed", delegate="unknown"),
+                     _request(), "litert", "dev:r.json")
+
+
 @pytest.mark.parametrize("frames, message", [
     (["golden-run-1/frame_0000.png"] * 3, "3 captured frames, 2 were asked"),
     (["golden-run-1/../../../etc/passwd.png"], "not a plain .png name"),

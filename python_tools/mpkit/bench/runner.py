@@ -149,10 +149,13 @@ def thermal_gate(device: Device, spec: BenchSpec) -> dict:
 
 def check_result(result: BenchResult, request: BenchRequest, runtime: str, source: str) -> None:
     """DeviceError unless the result is this request's and says it ran what was asked: a
-    figure is never stored under a label that did not run."""
-    pairs = [("run id", result.run_id, request.run_id), ("delegate", result.delegate,
-             request.delegate), ("threads", result.threads, request.threads),
-             ("driving", result.driving, request.driving)]
+    figure is never stored under a label that did not run. An error result without figures
+    (the run never started) needs only its run id: its error is what the user must see."""
+    pairs = [("run id", result.run_id, request.run_id)]
+    if result.status == "ok" or result.times is not None:
+        pairs += [("delegate", result.delegate, request.delegate),
+                  ("threads", result.threads, request.threads),
+                  ("driving", result.driving, request.driving)]
     if result.status == "ok":
         pairs.append(("runtime", result.runtime, runtime))
     for what, got, asked in pairs:

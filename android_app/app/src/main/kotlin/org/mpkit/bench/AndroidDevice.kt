@@ -55,7 +55,7 @@ class AndroidDevice(private val context: Context, private val runtimes: Runtimes
                 "cpu",
                 threads
             )
-        } catch (e: RuntimeException) {
+        } catch (e: Exception) {
             components.close()
             throw e
         }

@@ -17,7 +17,10 @@ import org.mpkit.core.MpkitException
 class BenchmarkActivity : Activity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        if (savedInstanceState != null) return // re-created while running: the run goes on
+        if (savedInstanceState != null) { // re-created while running: the first run goes on
+            finish()
+            return
+        }
         window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
         val extras = intent.extras?.let { b -> b.keySet().associateWith { b.get(it) } }.orEmpty()
         val device = AndroidDevice(applicationContext, application as Runtimes)
@@ -31,6 +34,8 @@ class BenchmarkActivity : Activity() {
                 )
             } catch (e: MpkitException) {
                 Log.e(TAG, "no result written: ${e.message}") // the request had no readable run_id
+            } catch (e: Throwable) {
+                Log.e(TAG, "no result written", e)
             } finally {
                 runOnUiThread { finish() }
             }

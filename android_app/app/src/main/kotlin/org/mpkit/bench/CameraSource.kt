@@ -2,6 +2,7 @@ package org.mpkit.bench
 
 import android.content.Context
 import android.graphics.ImageFormat
+import android.hardware.camera2.CameraAccessException
 import android.hardware.camera2.CameraCaptureSession
 import android.hardware.camera2.CameraCharacteristics
 import android.hardware.camera2.CameraDevice
@@ -20,7 +21,8 @@ import org.mpkit.core.upright
  * YUV_420_888 (full-range BT.601, as camera2 defines it) at the smallest size whose short side
  * is at least [MIN_SIDE], only the newest image taken and every image closed. Frames go to
  * `onFrame` on the camera's own thread, which must not block: hand them to a core LatestFrame.
- * Needs the CAMERA permission.
+ * Needs the CAMERA permission. Every camera call and the teardown run on that thread, so
+ * [close] never frees an image the listener is reading.
  */
 class CameraSource(
     context: Context,
@@ -33,8 +35,21 @@ class CameraSource(
     private val converter = YuvConverter(YuvMatrix.BT601, fullRange = true)
     private var camera: CameraDevice? = null
     private var reader: ImageReader? = null
+    private var closed = false
 
     fun start() {
+        handler.post {
+            try {
+                open()
+            } catch (e: CameraAccessException) {
+                onError("the camera is not available: ${e.message}")
+            } catch (e: SecurityException) {
+                onError("the camera permission is not granted")
+            }
+        }
+    }
+
+    private fun open() {
         val ids = manager.cameraIdList
         val id = ids.firstOrNull { facing(it) == CameraCharacteristics.LENS_FACING_FRONT }
             ?: ids.firstOrNull() ?: return onError("this phone has no camera")
@@ -55,11 +70,7 @@ class CameraSource(
                 converter.toRgb(image.width, image.height, plane(0), plane(1), plane(2))
             }?.let { onFrame(it.upright(rotation, mirror)) }
         }, handler)
-        try {
-            manager.openCamera(id, Opened(reader), handler)
-        } catch (e: SecurityException) {
-            onError("the camera permission is not granted")
-        }
+        manager.openCamera(id, Opened(reader), handler)
     }
 
     private fun facing(id: String) =
@@ -67,18 +78,28 @@ class CameraSource(
 
     private inner class Opened(private val reader: ImageReader) : CameraDevice.StateCallback() {
         override fun onOpened(device: CameraDevice) {
+            if (closed) return device.close()
             camera = device
             val configured = object : CameraCaptureSession.StateCallback() {
                 override fun onConfigured(session: CameraCaptureSession) {
-                    val request = device.createCaptureRequest(CameraDevice.TEMPLATE_PREVIEW)
-                    request.addTarget(reader.surface)
-                    session.setRepeatingRequest(request.build(), null, handler)
+                    if (closed) return
+                    try {
+                        val request = device.createCaptureRequest(CameraDevice.TEMPLATE_PREVIEW)
+                        request.addTarget(reader.surface)
+                        session.setRepeatingRequest(request.build(), null, handler)
+                    } catch (e: CameraAccessException) {
+                        onError("the camera stopped: ${e.message}")
+                    }
                 }
 
                 override fun onConfigureFailed(session: CameraCaptureSession) =
                     onError("the camera refused the capture session")
             }
-            device.createCaptureSession(listOf(reader.surface), configured, handler)
+            try {
+                device.createCaptureSession(listOf(reader.surface), configured, handler)
+            } catch (e: CameraAccessException) {
+                onError("the camera stopped: ${e.message}")
+            }
         }
 
         override fun onDisconnected(device: CameraDevice) = device.close()
@@ -90,9 +111,12 @@ class CameraSource(
     }
 
     override fun close() {
-        camera?.close()
-        reader?.close()
-        thread.quitSafely()
+        handler.post {
+            closed = true
+            camera?.close()
+            reader?.close()
+            thread.quitSafely()
+        }
     }
 
     private companion object {

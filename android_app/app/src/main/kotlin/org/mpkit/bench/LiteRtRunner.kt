@@ -25,7 +25,18 @@ class LiteRtRunner(models: List<LiteRtModel>, delegate: String, threads: Int) : 
         val specs: List<TensorSpec>?
     )
 
-    private val compiled: Map<String, Compiled> = models.associate { m ->
+    private val compiled = LinkedHashMap<String, Compiled>()
+
+    init {
+        try {
+            models.forEach { compiled[it.name] = compile(it, delegate, threads) }
+        } catch (e: Exception) {
+            close() // the models compiled before the one that failed
+            throw e
+        }
+    }
+
+    private fun compile(m: LiteRtModel, delegate: String, threads: Int): Compiled {
         val options = when (delegate) {
             "gpu" -> CompiledModel.Options(Accelerator.GPU, Accelerator.CPU)
             "cpu" -> CompiledModel.Options(Accelerator.CPU)
@@ -43,7 +54,7 @@ class LiteRtRunner(models: List<LiteRtModel>, delegate: String, threads: Int) : 
                 "${m.name} has ${outputs.size} outputs; the manifest lists ${m.outputs.size}"
             )
         }
-        m.name to Compiled(model, model.createInputBuffers(), outputs, m.outputs)
+        return Compiled(model, model.createInputBuffers(), outputs, m.outputs)
     }
     override var lastRuntimeMs = 0.0
         private set

@@ -26,8 +26,11 @@ class MainActivity : Activity() {
     private lateinit var output: ImageView
     private val frames = LatestFrame<RgbImage>()
     private var camera: CameraSource? = null
+
+    @Volatile
     private var session: LiveSession? = null
     private var worker: Thread? = null
+    private var resumed = false
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -69,18 +72,38 @@ class MainActivity : Activity() {
                     "no bundle in ${device.bundleRoots.joinToString(" or ")}: deploy one with " +
                         "mpkit deploy"
                 )
-                val opened = LiveSession.open(bundle, device)
-                session = opened
-                runOnUiThread { startCamera() }
-                animate(opened, bundle.name)
-            } catch (e: MpkitException) {
+                LiveSession.open(bundle, device).use { opened ->
+                    session = opened
+                    runOnUiThread { if (resumed) startCamera() }
+                    animate(opened, bundle.name)
+                }
+            } catch (e: Exception) {
                 show(e.message ?: e.toString())
+            } finally {
+                session = null
             }
         }
     }
 
+    override fun onResume() {
+        super.onResume()
+        resumed = true
+        if (session != null) startCamera()
+    }
+
+    override fun onPause() {
+        resumed = false
+        camera?.close()
+        camera = null
+        super.onPause()
+    }
+
     private fun startCamera() {
-        camera = CameraSource(this, frames::offer) { show(it) }.also { it.start() }
+        if (camera ==
+            null
+        ) {
+            camera = CameraSource(this, frames::offer) { show(it) }.also { it.start() }
+        }
     }
 
     private fun animate(session: LiveSession, name: String) {
@@ -94,7 +117,7 @@ class MainActivity : Activity() {
             val fps = shown / ((System.nanoTime() - start) / 1e9)
             val line = String.format(
                 Locale.ROOT,
-                "%s: %.1f FPS, %d camera frames dropped, %d without a face",
+                "%s: %.1f FPS, %d camera frames replaced while busy, %d without a face",
                 name,
                 fps,
                 frames.dropped,
@@ -116,10 +139,7 @@ class MainActivity : Activity() {
     private fun show(text: String) = runOnUiThread { status.text = text }
 
     override fun onDestroy() {
-        camera?.close()
-        frames.close()
-        worker?.join()
-        session?.close()
+        frames.close() // the worker ends and closes its session
         super.onDestroy()
     }
 

@@ -23,7 +23,7 @@ import org.mpkit.core.YuvPlane
  * Photos over [MAX_PIXELS] are refused before they are decoded.
  */
 object PhotoDecoder {
-    const val MAX_PIXELS = 40_000_000L
+    const val MAX_PIXELS = 16_000_000L
 
     fun decode(file: File): RgbImage {
         val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
@@ -42,7 +42,9 @@ object PhotoDecoder {
         }
         val bitmap = BitmapFactory.decodeFile(file.path, options)
             ?: throw MediaException("$file: the platform could not decode it")
-        return oriented(bitmap, orientation(file)).toRgb()
+        val upright = oriented(bitmap, orientation(file))
+        if (upright !== bitmap) bitmap.recycle()
+        return upright.toRgb().also { upright.recycle() }
     }
 
     private fun orientation(file: File): Int = try {
@@ -80,14 +82,17 @@ object PhotoDecoder {
         return Bitmap.createBitmap(bitmap, 0, 0, bitmap.width, bitmap.height, m, true)
     }
 
-    private fun Bitmap.toRgb(): RgbImage {
-        val argb = IntArray(width * height)
-        getPixels(argb, 0, width, 0, 0, width, height)
+    private fun Bitmap.toRgb(): RgbImage { // a row at a time: no second full-size copy
+        val row = IntArray(width)
         val out = RgbImage(width, height)
-        for (i in argb.indices) {
-            out.pixels[3 * i] = (argb[i] shr 16).toByte()
-            out.pixels[3 * i + 1] = (argb[i] shr 8).toByte()
-            out.pixels[3 * i + 2] = argb[i].toByte()
+        for (y in 0 until height) {
+            getPixels(row, 0, width, 0, y, width, 1)
+            for (x in 0 until width) {
+                val at = 3 * (y * width + x)
+                out.pixels[at] = (row[x] shr 16).toByte()
+                out.pixels[at + 1] = (row[x] shr 8).toByte()
+                out.pixels[at + 2] = row[x].toByte()
+            }
         }
         return out
     }
@@ -109,6 +114,7 @@ object VideoDecoder {
     private const val COLOR_STANDARD_BT601_PAL = 2
     private const val COLOR_STANDARD_BT601_NTSC = 4
     private const val COLOR_RANGE_FULL = 1
+    private const val KEY_ROTATION = "rotation-degrees"
 
     fun decode(file: File, maxBytes: Long): List<RgbImage> {
         val extractor = MediaExtractor()
@@ -120,6 +126,12 @@ object VideoDecoder {
             } ?: throw MediaException("$file: no video track")
             extractor.selectTrack(track)
             val format = extractor.getTrackFormat(track)
+            if (format.containsKey(KEY_ROTATION) && format.getInteger(KEY_ROTATION) != 0) {
+                throw MediaException(
+                    "$file: the clip is stored rotated by ${format.getInteger(KEY_ROTATION)}°, " +
+                        "which this app does not turn yet: re-encode it upright"
+                )
+            }
             val mime = format.getString(MediaFormat.KEY_MIME)
             val codec = try {
                 MediaCodec.createDecoderByType(mime)
@@ -177,7 +189,12 @@ object VideoDecoder {
                 converter = converter(codec.outputFormat)
             } else if (index >= 0) {
                 idle = 0
-                val image = if (info.size > 0) codec.getOutputImage(index) else null
+                val image = if (info.size > 0) {
+                    codec.getOutputImage(index)
+                        ?: throw MediaException("$file: the decoder gave a frame with no image")
+                } else {
+                    null
+                }
                 val frame = image?.use { rgb(file, converter, it) }
                 codec.releaseOutputBuffer(index, false)
                 if (frame != null) {
@@ -219,6 +236,9 @@ object VideoDecoder {
 
     private fun rgb(file: File, converter: YuvConverter, image: Image): RgbImage {
         val crop = image.cropRect
+        if (crop.left % 2 != 0 || crop.top % 2 != 0) {
+            throw MediaException("$file: the decoder's crop starts at an odd pixel ($crop)")
+        }
         val planes = image.planes
         if (planes.size !=
             3

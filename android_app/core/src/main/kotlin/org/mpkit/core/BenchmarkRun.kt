@@ -48,8 +48,8 @@ object BenchmarkRun {
         }
         val bundle = try {
             resolve(request.bundleDir)
-        } catch (e: MpkitException) {
-            return failed(request, device, e.message ?: "bad bundle_dir").also { it.write(results) }
+        } catch (e: Exception) { // an MpkitException, or an IOException of the file system
+            return failed(request, device, e.message ?: e.toString()).also { it.write(results) }
         }
         return execute(request, bundle, results, device)
     }
@@ -82,10 +82,12 @@ object BenchmarkRun {
             run(request, bundle, results, device)
         } catch (e: MpkitException) {
             failed(request, device, e.message ?: e.toString())
-        } catch (e: RuntimeException) {
+        } catch (e: Exception) { // a bug or an I/O failure: the result names it, .trace has more
             File(results, "${request.runId}.trace").apply { parentFile.mkdirs() }
                 .writeText(e.stackTraceToString())
             failed(request, device, "${e.javaClass.simpleName}: ${e.message}")
+        } catch (e: OutOfMemoryError) {
+            failed(request, device, "out of memory (${e.message}): a smaller model or photo")
         }
         result.write(results)
         return result

@@ -18,7 +18,9 @@ class LatestFrame<T : Any> {
     var dropped = 0L
         private set
 
-    fun offer(value: T) = lock.withLock {
+    /** Keeps `value` for the consumer (nothing once closed). */
+    fun offer(value: T): Unit = lock.withLock {
+        if (closed) return
         if (frame != null) dropped++
         frame = value
         changed.signalAll()

@@ -6,6 +6,7 @@ package org.mpkit.core
  * A frame without a face gives null, and the tracker looks for the face afresh on the next one.
  */
 class LiveAvatar(private val pipeline: AvatarPipeline, val avatar: Avatar) {
+    @Volatile // recenter() comes from the UI thread
     private var driving: Driving? = null
 
     /** The avatar's frame at the model's resolution, or null when `frame` shows no face. */

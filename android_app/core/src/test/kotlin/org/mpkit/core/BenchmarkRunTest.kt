@@ -75,6 +75,17 @@ class BenchmarkRunTest {
     }
 
     @Test
+    fun `a bundle_dir the file system cannot resolve is an error result too`() {
+        val extras = mapOf("run_id" to "r4", "bundle_dir" to "${root.path}/bad\u0000name")
+        val result = BenchmarkRun.fromExtras(extras, results, device, resolve)
+        assertEquals(RunStatus.ERROR, result.status)
+        assertEquals(
+            RunStatus.ERROR,
+            BenchResult.parse(File(results, "r4.json").readBytes(), "r4").status
+        )
+    }
+
+    @Test
     fun `a bundle folder without a manifest is an error result naming the folder`() {
         val bundle = File(root, "empty").apply { mkdirs() }
         val extras = mapOf("run_id" to "r3", "bundle_dir" to bundle.path)

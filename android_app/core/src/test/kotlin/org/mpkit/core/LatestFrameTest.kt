@@ -32,6 +32,7 @@ class LatestFrameTest {
         slot.close()
         waiting.join(5000)
         assertNull(got)
+        slot.offer("late") // after close: not kept
         assertNull(slot.take())
     }
 }
