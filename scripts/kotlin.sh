@@ -152,8 +152,9 @@ if ! echo "$EXECUTORCH_JAR_SHA256  $executorch_jar" | sha256sum -c --quiet 2>/de
     die "$executorch_jar does not have the pinned sha256"
 fi
 # The manifest and resources, linked by aapt2 (Debian bookworm's, with its libraries, run from
-# .tools) against the framework resources in the API-23 android.jar, with the package and SDK
-# levels the Gradle build injects; every class the manifest names must exist in the app's sources.
+# .tools) against API 34's framework-res.apk (Debian trixie android-framework-res), with the
+# package and SDK levels the Gradle build injects; every class the manifest names must exist in
+# the app's sources.
 aapt=$tools/aapt2/usr/lib/android-sdk/build-tools/debian/aapt2
 if [ ! -x "$aapt" ]; then
   log "fetching aapt2 (Debian bookworm aapt and its libraries)"
@@ -161,7 +162,12 @@ if [ ! -x "$aapt" ]; then
     android-liblog android-libutils android-libziparchive android-libcutils android-libbacktrace \
     android-libunwind libprotobuf-lite32 p7zip-full
 fi
-log "linking the app's manifest and resources (aapt2, API 23 framework)"
+framework_res=$tools/framework-res/usr/share/android-framework-res/framework-res.apk
+if [ ! -f "$framework_res" ]; then
+  log "fetching the API-34 framework resources (Debian trixie android-framework-res)"
+  debian_fetch trixie "$tools/framework-res" android-framework-res
+fi
+log "linking the app's manifest and resources (aapt2, API 34 framework resources)"
 lib=$tools/aapt2/usr/lib
 aapt2() { LD_LIBRARY_PATH=$lib/x86_64-linux-gnu/android:$lib/x86_64-linux-gnu:$lib/p7zip "$aapt" "$@"; }
 app_main=android_app/app/src/main
@@ -171,10 +177,10 @@ version() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" gradle/libs.versions.toml; }
 sed 's|<manifest |<manifest package="org.mpkit.bench" |' $app_main/AndroidManifest.xml \
   > "$link_dir/AndroidManifest.xml"
 aapt2 compile --dir $app_main/res -o "$link_dir/res.zip" >&2 || die "aapt2 compile failed"
-aapt2 link -o "$link_dir/resources.apk" -I "$android_jar" --manifest "$link_dir/AndroidManifest.xml" \
+aapt2 link -o "$link_dir/resources.apk" -I "$framework_res" --manifest "$link_dir/AndroidManifest.xml" \
   --min-sdk-version "$(version minSdk)" --target-sdk-version "$(version targetSdk)" \
   --java "$link_dir/gen" "$link_dir/res.zip" 2> "$link_dir/link.log" ||
-  { grep -v "is compressed" "$link_dir/link.log" >&2; die "aapt2 link failed on $app_main"; }
+  { grep -v "Unknown chunk type" "$link_dir/link.log" >&2; die "aapt2 link failed on $app_main"; }
 log "compiling the app's platform and ExecuTorch sources (API 23, no JDK)"
 app_src=$out/app-src  # the listed files (android_app/app/compiled-here.txt), copied
 rm -rf "$app_src"; mkdir -p "$app_src"
