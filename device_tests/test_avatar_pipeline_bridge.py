@@ -53,3 +53,4 @@ def test_the_jvm_avatar_pipeline_over_the_bridge_makes_mpkits_frames(bundle, tmp
     # The frames move: a pipeline that ignored the driving would make one image.
     assert np.abs(want[1:].astype(int) - want[1]).max() > 50
     assert report["faces_found"] == 1 and report["runtime_ms"] > 0
+    assert report["held_frames"] == 0  # a face on every frame: each one rendered

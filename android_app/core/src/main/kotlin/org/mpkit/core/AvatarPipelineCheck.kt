@@ -30,13 +30,12 @@ fun main(args: Array<String>) {
         it.load(bundle.toString(), null, 2)
         val pipeline = AvatarPipeline(manifest, timed, ModelBundle.poseBank(bundle, manifest))
         val avatar = pipeline.prepareSource(photo, "photo")
-        val live = LiveAvatar(pipeline, avatar)
-        val generated = frames.mapIndexed { i, frame ->
-            live.next(frame) ?: throw NoFaceException("frames: no face in frame $i")
-        }
+        val live = LiveAvatar(pipeline, avatar, manifest, DrivingSource.VIDEO)
+        val generated = frames.map { live.next(it) }
         RawFrames.write(Paths.get(args[7]), listOf(avatar.image) + generated)
         report.put("kp_source", JSONArray(avatar.kp.data.map { v -> v.toDouble() }))
         report.put("faces_found", avatar.facesFound)
+        report.put("held_frames", live.mode.heldFrames)
     }
     process.waitFor()
     println(report.put("runtime_ms", runtimeMs).toString())

@@ -11,7 +11,12 @@ class LatestFrame<T : Any> {
     private val lock = ReentrantLock()
     private val changed = lock.newCondition()
     private var frame: T? = null
+
+    @Volatile
     private var closed = false
+
+    /** True once [close] was called: the consumer is gone or going. */
+    val isClosed: Boolean get() = closed
 
     /** Frames replaced before the consumer took them. */
     @Volatile
