@@ -179,7 +179,7 @@ sed 's|<manifest |<manifest package="org.mpkit.bench" |' $app_main/AndroidManife
 aapt2 compile --dir $app_main/res -o "$link_dir/res.zip" >&2 || die "aapt2 compile failed"
 aapt2 link -o "$link_dir/resources.apk" -I "$framework_res" --manifest "$link_dir/AndroidManifest.xml" \
   --min-sdk-version "$(version minSdk)" --target-sdk-version "$(version targetSdk)" \
-  --java "$link_dir/gen" "$link_dir/res.zip" 2> "$link_dir/link.log" ||
+  --debug-mode --java "$link_dir/gen" "$link_dir/res.zip" 2> "$link_dir/link.log" ||
   { grep -v "Unknown chunk type" "$link_dir/link.log" >&2; die "aapt2 link failed on $app_main"; }
 log "compiling the app's platform and ExecuTorch sources (API 23, no JDK)"
 app_src=$out/app-src  # the listed files (android_app/app/compiled-here.txt), copied
