@@ -164,11 +164,10 @@ class MainActivity : Activity() {
         }
     }
 
-    private fun sampleClip(bundle: File, session: LiveSession): List<RgbImage> {
-        val helper = session.manifest.helper(BenchmarkRun.SAMPLE_DRIVING)
-            ?: throw MediaException("${bundle.name} has no sample clip: drive it from the camera")
-        return device.decode(bundle, helper)
-    }
+    private fun sampleClip(bundle: File, session: LiveSession): List<RgbImage> = device.decode(
+        bundle,
+        BenchmarkRun.sampleMedia(session.manifest, BenchmarkRun.SAMPLE_DRIVING)
+    )
 
     private fun showDelegates(opened: LiveSession) {
         val names = opened.manifest.delegates

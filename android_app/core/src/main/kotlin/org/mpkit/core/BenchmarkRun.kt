@@ -119,8 +119,8 @@ object BenchmarkRun {
                 name
             }
             val loadMs = (System.nanoTime() - start) / 1e6
-            val photo = device.decode(bundle, media(manifest, SAMPLE_SOURCE)).first()
-            val driving = device.decode(bundle, media(manifest, SAMPLE_DRIVING))
+            val photo = device.decode(bundle, sampleMedia(manifest, SAMPLE_SOURCE)).first()
+            val driving = device.decode(bundle, sampleMedia(manifest, SAMPLE_DRIVING))
             val outcome = benchmark.run(photo, driving, loadMs, opened.bridged)
             BenchResult(
                 request.runId,
@@ -139,7 +139,8 @@ object BenchmarkRun {
         }
     }
 
-    private fun media(manifest: Manifest, role: String): HelperEntry = manifest.helper(role)
+    /** The bundle's sample media helper `role` ([SAMPLE_SOURCE] or [SAMPLE_DRIVING]). */
+    fun sampleMedia(manifest: Manifest, role: String): HelperEntry = manifest.helper(role)
         ?: throw BundleException(
             "the bundle lists no '$role' helper (its sample media): export the bundle again"
         )

@@ -35,8 +35,7 @@ class LiveSession private constructor(
                 )
                 val source = photo ?: device.decode(
                     dir,
-                    manifest.helper(BenchmarkRun.SAMPLE_SOURCE)
-                        ?: throw BundleException("the bundle has no sample photo: pick one")
+                    BenchmarkRun.sampleMedia(manifest, BenchmarkRun.SAMPLE_SOURCE)
                 ).first()
                 val avatar = pipeline.prepareSource(source, "photo")
                 val live = LiveAvatar(pipeline, avatar, manifest, driving)
