@@ -89,8 +89,8 @@ def measure_shapes(table: VisemeTable, states: np.ndarray) -> MouthShapes:
     return MouthShapes(at(table.rest), {n: at(v) for n, v in table.visemes.items()}, len(states))
 
 
-def clip_mouth_states(table: VisemeTable) -> np.ndarray:
-    """[N, 2] mouth states of the training frames with a face of the table's clip."""
+def _training_points(table: VisemeTable) -> tuple[Path, list[int], np.ndarray]:
+    """The table clip's video, its training frames with a face, and their face meshes."""
     from mpkit.media.assets import asset_path
     from mpkit.train.config import DataSpec
     from mpkit.train.landmark_cache import clip_landmarks
@@ -104,8 +104,28 @@ def clip_mouth_states(table: VisemeTable) -> np.ndarray:
     clip = clips[name]
     video = Path(clip.asset) if Path(clip.asset).is_file() else asset_path(clip.asset)
     points = clip_landmarks(video).points
-    rows = [p for start, stop in clip.train for p in points[start:stop] if not np.isnan(p[0, 0])]
-    return np.stack([mouth_shape(p) for p in rows]).astype(np.float32)
+    rows = [i for start, stop in clip.train for i in range(start, min(stop, len(points)))
+            if not np.isnan(points[i, 0, 0])]
+    return video, rows, points[rows]
+
+
+def clip_mouth_states(table: VisemeTable) -> np.ndarray:
+    """[N, 2] mouth states of the training frames with a face of the table's clip."""
+    _, _, points = _training_points(table)
+    return np.stack([mouth_shape(p) for p in points]).astype(np.float32)
+
+
+def clip_frames(table: VisemeTable, count: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """`count` of the table clip's training frames with a face, spread evenly: (RGB frames,
+    their face meshes [count, 468, 3])."""
+    from mpkit.media.video import read_frames
+
+    video, rows, points = _training_points(table)
+    pick = np.unique(np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int))
+    wanted = {rows[i]: i for i in pick}
+    frames = [f for i, f in enumerate(read_frames(video, limit=rows[pick[-1]] + 1))
+              if i in wanted]
+    return frames, points[pick]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ COMMANDS = {
     "animate": "animate:animate",
     "demo": "demo:demo",
     "train": "train:train",
+    "train-audio": "train:train_audio",
     "eval": "evaluate:evaluate",
     "check": "check:check",
     "export": "export:export",
@@ -29,7 +30,6 @@ COMMANDS = {
     "deploy": "deploy:deploy",
     "bench": "bench:bench",
     "doctor": "doctor:doctor",
-    "gpu": "gpu:gpu",
     "gpu": "gpu:gpu",
 }
 

@@ -1,0 +1,127 @@
+"""Training the audio-to-keypoints network on aligned speech (`models/audio_clips.yaml`), and its
+lip-sync figure with the controls that expose a mouth flapping at random.
+
+Every clip becomes one feature window and one mouth-state target (from its phone alignment
+through the viseme table) per video frame. The held-out clips are read only by `sync_figures`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from mpkit.audio import mouth_basis, visemes
+from mpkit.audio.decode import read_audio
+from mpkit.audio.features import FeatureSpec, frame_windows, load_spec
+from mpkit.configfile import load_yaml
+from mpkit.media.assets import asset_path
+from mpkit.models.audio import AudioDriver, load_net_config
+from mpkit.models.checkpoint import save_weights
+from mpkit.models.config import models_dir
+from mpkit.models.portrait import PortraitModel
+
+
+class SpeechClip(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    audio: str  # an asset name or a path
+    alignment: str  # its pocketsphinx phone alignment (asset name or path)
+
+
+class SpeechData(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    fps: float = Field(gt=0)
+    train: list[SpeechClip] = Field(min_length=1)
+    held_out: list[SpeechClip] = []
+
+
+def load_data(path: Path | None = None) -> SpeechData:
+    return load_yaml(SpeechData, path or models_dir() / "audio_clips.yaml")
+
+
+def _path(name: str) -> Path:
+    return Path(name) if Path(name).is_file() else asset_path(name)
+
+
+@dataclass
+class Pairs:
+    windows: np.ndarray  # [N, mels, context] log-mel
+    targets: np.ndarray  # [N, 2] mouth state relative to rest
+    clips: np.ndarray  # [N] the clip index of each row
+
+
+def pairs(clips: list[SpeechClip], fps: float, spec: FeatureSpec, table: visemes.VisemeTable,
+          shapes: visemes.MouthShapes) -> Pairs:
+    windows, targets, owner = [], [], []
+    for i, clip in enumerate(clips):
+        w = frame_windows(spec, read_audio(_path(clip.audio), spec.sample_rate).samples, fps,
+                          clip.audio)
+        phones = visemes.read_alignment(_path(clip.alignment))
+        windows.append(w)
+        targets.append(visemes.frame_targets(table, shapes, phones, fps, len(w), clip.alignment))
+        owner.append(np.full(len(w), i))
+    return Pairs(np.concatenate(windows), np.concatenate(targets), np.concatenate(owner))
+
+
+def train(model: PortraitModel, steps: int = 3000, batch: int = 64, lr: float = 1e-3,
+          seed: int = 0, data: SpeechData | None = None) -> tuple[AudioDriver, list[float]]:
+    """A trained driver for `model` (its mouth basis measured first) and the loss per step.
+    Augmented with a random level (±10 dB, a shift of the log-mel) per window."""
+    data, spec, table = data or load_data(), load_spec(), visemes.load_table()
+    shapes = visemes.measure_shapes(table, visemes.clip_mouth_states(table))
+    driver = AudioDriver(model.cfg, load_net_config(), spec)
+    driver.mouth_basis.basis.copy_(torch.from_numpy(mouth_basis.measure(model, table).basis))
+    train_pairs = pairs(data.train, data.fps, spec, table, shapes)
+    x = torch.from_numpy(train_pairs.windows).unsqueeze(2)
+    y = torch.from_numpy(train_pairs.targets)
+    net = driver.net
+    net.feature_mean.copy_(x.mean(dim=(0, 3), keepdim=True)[0][None])
+    net.feature_std.copy_(x.std(dim=(0, 3), keepdim=True)[0][None].clamp_min(1e-3))
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    losses = []
+    net.train()
+    for _ in range(steps):
+        idx = torch.randint(len(x), (batch,), generator=generator)
+        level = (torch.rand(batch, 1, 1, 1, generator=generator) * 2 - 1) * np.log(10.0)
+        loss = torch.nn.functional.mse_loss(net(x[idx] + level), y[idx]) * 1e3
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return driver.eval(), losses
+
+
+def save(driver: AudioDriver, path: Path, metadata: dict) -> None:
+    save_weights(driver, path, metadata)
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    if a.std() < 1e-9 or b.std() < 1e-9:
+        return 0.0  # a constant mouth follows nothing
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@torch.no_grad()
+def sync_figures(driver: AudioDriver, data: SpeechData | None = None, seed: int = 0
+                 ) -> dict[str, float]:
+    """Correlation of the predicted mouth opening with the target opening on the held-out clips,
+    for their audio, for the same windows shuffled in time, and for silence (plus the largest
+    opening predicted for silence, next to the largest target)."""
+    data, spec, table = data or load_data(), load_spec(), visemes.load_table()
+    shapes = visemes.measure_shapes(table, visemes.clip_mouth_states(table))
+    held = pairs(data.held_out, data.fps, spec, table, shapes)
+    x = torch.from_numpy(held.windows).unsqueeze(2)
+    opening = driver.net(x)[:, 0].numpy()
+    shuffled = driver.net(x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))])
+    silent = driver.net(torch.full_like(x, float(np.log(spec.log_floor))))
+    target = held.targets[:, 0]
+    return {"audio": _correlation(opening, target),
+            "shuffled": _correlation(shuffled[:, 0].numpy(), target),
+            "silent": _correlation(silent[:, 0].numpy(), target),
+            "silent_opening": float(silent[:, 0].abs().max()),
+            "target_opening": float(np.abs(target).max()),
+            "frames": float(len(target))}
