@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from mpkit.audio import mouth_basis, visemes
 from mpkit.errors import MpkitError
 from mpkit.models import zoo

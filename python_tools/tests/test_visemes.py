@@ -4,7 +4,6 @@ and real LibriVox phone alignments turned into one mouth-state target per video 
 from __future__ import annotations
 
 import pytest
-
 from mpkit.audio import visemes
 from mpkit.errors import MediaError, MpkitError
 from mpkit.models.config import models_dir

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -149,7 +150,7 @@ def read_alignment(path: Path) -> list[Phone]:
     except (ValueError, KeyError, TypeError) as e:
         raise MediaError(f"{path}: not a pocketsphinx phone alignment (an utterance with words "
                          f"'w' of phones 'w' with 'b', 'd', 't'): {e!r}") from e
-    for a, b in zip(phones, phones[1:]):
+    for a, b in pairwise(phones):
         if b.start < a.start - 1e-6:
             raise MediaError(f"{path}: phone {b.phone} at {b.start:.3f} s starts before "
                              f"{a.phone} at {a.start:.3f} s; the alignment is out of order")

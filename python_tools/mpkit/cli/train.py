@@ -9,8 +9,8 @@ from tqdm import tqdm
 from mpkit import logs
 from mpkit.cli.common import echo_json, json_option
 from mpkit.models.config import load_config, models_dir
-from mpkit.train.config import load_train_config
 from mpkit.train import audio
+from mpkit.train.config import load_train_config
 from mpkit.train.loop import train as run_training
 
 
