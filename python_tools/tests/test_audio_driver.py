@@ -10,7 +10,7 @@ from mpkit.audio import mouth_basis, visemes
 from mpkit.errors import MpkitError
 from mpkit.models import zoo
 from mpkit.models.audio import AudioComponent, AudioDriver
-from mpkit.models.checkpoint import load_weights
+from mpkit.models.checkpoint import load_weights, save_weights
 from mpkit.train import audio
 
 
@@ -42,7 +42,7 @@ def test_the_component_moves_the_source_keypoints_by_the_basis(trained, tmp_path
     torch.testing.assert_close(kp_driving, want)
     assert basis.abs().max() > 0  # measured, not the zero it starts as
     path = tmp_path / "audio.safetensors"
-    audio.save(driver, path, {"steps": 1500})
+    save_weights(driver, path, {"steps": 1500})
     again = AudioDriver(model.cfg, driver.net_cfg, driver.spec)
     load_weights(again, path)
     torch.testing.assert_close(AudioComponent(again)(mel, kp)[0], kp_driving)

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import torch
 
-from mpkit.audio.visemes import VisemeTable, clip_frames
+from mpkit.audio.visemes import VisemeTable, clip_frames, measure_shapes
 from mpkit.errors import MpkitError
-from mpkit.metrics.landmarks import mouth_shape
+from mpkit.metrics.landmarks import mouth_shape, similarity_transform
 from mpkit.models.portrait import PortraitModel
 from mpkit.pipeline.animator import facial_keypoints, to_tensor
 from mpkit.pipeline.crop import face_crop
@@ -32,20 +32,6 @@ class MouthBasis:
     explained: float  # share of the keypoint motion's variance the mouth state explains
 
 
-def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """[2, 3] least-squares similarity taking points `src` onto `dst` (Umeyama)."""
-    ms, md = src.mean(0), dst.mean(0)
-    a, b = src - ms, dst - md
-    u, s, vt = np.linalg.svd(b.T @ a)
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rotation = u @ d @ vt
-    scale = np.trace(np.diag(s) @ d) / (a**2).sum()
-    m = np.zeros((2, 3))
-    m[:, :2] = scale * rotation
-    m[:, 2] = md - m[:, :2] @ ms
-    return m
-
-
 @torch.no_grad()
 def measure(model: PortraitModel, table: VisemeTable, count: int = 400) -> MouthBasis:
     """The basis of `model` from `count` frames spread over the table clip's training frames."""
@@ -54,14 +40,12 @@ def measure(model: PortraitModel, table: VisemeTable, count: int = 400) -> Mouth
                          "the mouth through the facial keypoints, so it needs a mixed-keypoint model")
     frames, points = clip_frames(table, count)
     states = np.stack([mouth_shape(p) for p in points])
-    rest_state = np.array([np.quantile(states[:, 0], table.rest.opening),
-                           np.quantile(states[:, 1], table.rest.width)])
-    ref = int(np.argmin(np.abs(states - rest_state).sum(1)))
+    ref = int(np.argmin(np.abs(states - measure_shapes(table, states).rest).sum(1)))
     crop, r = face_crop(points[ref]), model.cfg.resolution
     components = model.components()
     kps = []
     for frame, p in zip(frames, points):
-        m = _similarity(p[STABLE_POINTS, :2], points[ref][STABLE_POINTS, :2])
+        m = similarity_transform(p[STABLE_POINTS], points[ref][STABLE_POINTS])
         h, w = frame.shape[:2]
         steady = cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REPLICATE)

@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from mpkit import logs
 from mpkit.cli.common import echo_json, json_option
+from mpkit.models.checkpoint import save_weights
 from mpkit.models.config import load_config, models_dir
 from mpkit.train import audio
 from mpkit.train.config import load_train_config
@@ -61,7 +62,7 @@ def train_audio(model_id: str, steps: int, output: Path | None, as_json: bool) -
     driver, losses = audio.train(model, steps=steps)
     figures = audio.sync_figures(driver)
     path = output or models_dir() / model_id / "audio.safetensors"
-    audio.save(driver, path, {"steps": steps, "final_loss": losses[-1], "sync": figures})
+    save_weights(driver, path, {"steps": steps, "final_loss": losses[-1], "sync": figures})
     if as_json:
         echo_json({"checkpoint": str(path), "steps": steps, "sync": figures})
         return

@@ -11,17 +11,23 @@ def landmark_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a[:, :2] - b[:, :2], axis=1).mean())
 
 
-def align_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """`src` moved by the similarity transform (Procrustes) that best fits it onto `dst`."""
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """[2, 3] similarity (Procrustes) that best fits points `src` onto `dst`, as OpenCV's
+    warpAffine takes it: x' = m[:, :2] @ x + m[:, 2]."""
     s, d = src[:, :2], dst[:, :2]
     ms, md = s.mean(0), d.mean(0)
     s0, d0 = s - ms, d - md
     u, sig, vt = np.linalg.svd(s0.T @ d0)
     sign = np.sign(np.linalg.det(u @ vt))
     fix = np.diag([1.0, sign])
-    rot = u @ fix @ vt
-    scale = (sig * np.diag(fix)).sum() / (s0**2).sum()
-    return s0 @ rot * scale + md
+    linear = u @ fix @ vt * ((sig * np.diag(fix)).sum() / (s0**2).sum())
+    return np.concatenate([linear.T, (md - ms @ linear)[:, None]], axis=1)
+
+
+def align_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """`src` moved by the similarity transform (Procrustes) that best fits it onto `dst`."""
+    m = similarity_transform(src, dst)
+    return src[:, :2] @ m[:, :2].T + m[:, 2]
 
 
 def expression_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -19,7 +19,6 @@ from mpkit.audio.features import FeatureSpec, frame_windows, load_spec
 from mpkit.configfile import load_yaml
 from mpkit.media.assets import asset_path
 from mpkit.models.audio import AudioDriver, load_net_config
-from mpkit.models.checkpoint import save_weights
 from mpkit.models.config import models_dir
 from mpkit.models.portrait import PortraitModel
 
@@ -65,12 +64,17 @@ def pairs(clips: list[SpeechClip], fps: float, spec: FeatureSpec, table: visemes
     return Pairs(np.concatenate(windows), np.concatenate(targets), np.concatenate(owner))
 
 
+def _targets() -> tuple[FeatureSpec, visemes.VisemeTable, visemes.MouthShapes]:
+    table = visemes.load_table()
+    return load_spec(), table, visemes.measure_shapes(table, visemes.clip_mouth_states(table))
+
+
 def train(model: PortraitModel, steps: int = 3000, batch: int = 64, lr: float = 1e-3,
           seed: int = 0, data: SpeechData | None = None) -> tuple[AudioDriver, list[float]]:
     """A trained driver for `model` (its mouth basis measured first) and the loss per step.
     Augmented with a random level (±10 dB, a shift of the log-mel) per window."""
-    data, spec, table = data or load_data(), load_spec(), visemes.load_table()
-    shapes = visemes.measure_shapes(table, visemes.clip_mouth_states(table))
+    data = data or load_data()
+    spec, table, shapes = _targets()
     driver = AudioDriver(model.cfg, load_net_config(), spec)
     driver.mouth_basis.basis.copy_(torch.from_numpy(mouth_basis.measure(model, table).basis))
     train_pairs = pairs(data.train, data.fps, spec, table, shapes)
@@ -95,10 +99,6 @@ def train(model: PortraitModel, steps: int = 3000, batch: int = 64, lr: float = 
     return driver.eval(), losses
 
 
-def save(driver: AudioDriver, path: Path, metadata: dict) -> None:
-    save_weights(driver, path, metadata)
-
-
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     if a.std() < 1e-9 or b.std() < 1e-9:
         return 0.0  # a constant mouth follows nothing
@@ -111,8 +111,8 @@ def sync_figures(driver: AudioDriver, data: SpeechData | None = None, seed: int 
     """Correlation of the predicted mouth opening with the target opening on the held-out clips,
     for their audio, for the same windows shuffled in time, and for silence (plus the largest
     opening predicted for silence, next to the largest target)."""
-    data, spec, table = data or load_data(), load_spec(), visemes.load_table()
-    shapes = visemes.measure_shapes(table, visemes.clip_mouth_states(table))
+    data = data or load_data()
+    spec, table, shapes = _targets()
     held = pairs(data.held_out, data.fps, spec, table, shapes)
     x = torch.from_numpy(held.windows).unsqueeze(2)
     opening = driver.net(x)[:, 0].numpy()
