@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,3 +89,17 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> i
         if count == 0:
             raise MediaError(f"{path}: no frames to write")
     return count
+
+
+def mux_audio(video: str | Path, audio: str | Path, output: str | Path) -> None:
+    """`video`'s frames (copied, not re-encoded) with `audio`'s first audio stream as AAC, into
+    `output` atomically."""
+    with atomic_output(output) as tmp:
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-v", "error", "-y",
+               "-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
+               "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", str(tmp)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines()
+            raise MediaError(f"{output}: cannot add the audio of {audio} "
+                             f"({lines[-1] if lines else f'ffmpeg exited with {proc.returncode}'})")

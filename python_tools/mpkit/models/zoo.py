@@ -12,7 +12,7 @@ from mpkit.models.config import load_config, model_ids, models_dir
 from mpkit.models.portrait import PortraitModel
 from mpkit.pipeline import pose_bank as bank
 
-__all__ = ["build", "model_ids", "default_checkpoint", "pose_bank"]
+__all__ = ["build", "model_ids", "default_checkpoint", "pose_bank", "audio_driver"]
 
 
 def default_checkpoint(model_id: str) -> Path | None:
@@ -42,3 +42,22 @@ def pose_bank(model_id: str) -> bank.PoseBank:
                          "training clips with mpkit.pipeline.pose_bank.measure_for_model("
                          f"{model_id!r}, [(video, start, stop), ...])")
     return bank.load(path, cfg.views)
+
+
+def audio_driver(model: PortraitModel, checkpoint: str | Path | None = None):
+    """`model`'s audio driver (network + mouth basis) from `checkpoint`, by default the one
+    shipped as `models/<id>/audio.safetensors`."""
+    from mpkit.audio.features import load_spec
+    from mpkit.models.audio import AudioDriver, load_net_config
+
+    model_id = model.cfg.id
+    path = Path(checkpoint) if checkpoint is not None else \
+        models_dir() / model_id / "audio.safetensors"
+    if not path.is_file():
+        fix = (f"train one with `mpkit train-audio {model_id}`" if model.cfg.keypoints.use_facial
+               else "it uses neural keypoints only, and audio drives the mouth through facial "
+               "keypoints: use a mixed-keypoint model such as mp-tiny")
+        raise MpkitError(f"model {model_id} has no audio driver ({path}): {fix}")
+    driver = AudioDriver(model.cfg, load_net_config(), load_spec())
+    load_weights(driver, path)
+    return driver.eval()

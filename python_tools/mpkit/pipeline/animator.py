@@ -138,11 +138,16 @@ class Animator:
         r = self.cfg.resolution
         frame_crop = driving.crop.apply(frame, r)
         kp = self._relative(avatar, driving, self._drive_kp(frame_crop, points, driving.crop))
+        return frame_crop, self.render(avatar, kp)
+
+    @torch.no_grad()
+    def render(self, avatar: Avatar, kp_driving: torch.Tensor) -> np.ndarray:
+        """dense_motion + synthesis: the avatar moved to `kp_driving`, RGB uint8 at 256²."""
         deformation, *occlusions = self.dense_motion(avatar.source_small, avatar.masks,
-                                                     avatar.kp, kp)
+                                                     avatar.kp, kp_driving)
         (image,) = self.synthesis(avatar.source, avatar.background, avatar.multiview,
                                   deformation, *occlusions)
-        return frame_crop, to_image(image)
+        return to_image(image)
 
     def run(self, avatar: Avatar, driving: Driving, frames: Iterable[np.ndarray],
             name: str = "driving") -> Iterator[tuple[np.ndarray, np.ndarray]]:
