@@ -25,7 +25,7 @@ class AnimationResult:
     faces_in_source: int
 
     @property
-    def fps(self) -> float:
+    def render_fps(self) -> float:
         return self.frames / self.seconds
 
 
