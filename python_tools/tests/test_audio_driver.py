@@ -4,6 +4,8 @@ the model's own keypoints, and the component lowers whole to XNNPACK and the GPU
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from mpkit.audio import mouth_basis, visemes
@@ -77,3 +79,17 @@ def test_the_component_lowers_whole_to_xnnpack_and_the_gpu_accelerator(trained, 
 def test_train_audio_refuses_a_neural_only_model_by_name(run_cli):
     code, _, err = run_cli("train-audio", "mp-tiny-nk")
     assert code == 1 and "mp-tiny-nk uses neural keypoints only" in err
+
+
+def test_eval_audio_measures_the_rendered_mouth_with_both_controls(run_cli, asset):
+    code, stdout, err = run_cli("eval-audio", "mp-tiny", "--source", asset("astronaut.png"),
+                                "--json")
+    assert code == 0, err
+    rows = json.loads(stdout)["rows"]
+    state, rendered = rows["mouth state"], rows["rendered astronaut.png"]
+    assert state["audio"] - max(state["shuffled"], state["silent"]) > 0.3, state
+    assert rendered["frames"] == 82 and rendered["audio_no_face"] == 0, rendered
+    # silence renders one still mouth; speech moves it, in step with the targets more than
+    # the same mouths shuffled in time (weakly: mp-tiny renders little mouth motion)
+    assert rendered["silent_opening_std"] < 1e-4 < rendered["audio_opening_std"], rendered
+    assert rendered["audio"] > rendered["shuffled"], rendered

@@ -21,6 +21,7 @@ COMMANDS = {
     "demo": "demo:demo",
     "train": "train:train",
     "train-audio": "train:train_audio",
+    "eval-audio": "train:eval_audio",
     "eval": "evaluate:evaluate",
     "check": "check:check",
     "export": "export:export",

@@ -70,3 +70,37 @@ def train_audio(model_id: str, steps: int, output: Path | None, as_json: bool) -
     click.echo(f"held-out lip sync over {figures['frames']:.0f} frames (correlation of the "
                f"predicted mouth opening with the viseme target): audio {figures['audio']:.3f}, "
                f"shuffled {figures['shuffled']:.3f}, silent {figures['silent']:.3f}")
+
+
+@click.command("eval-audio")
+@click.argument("model_id")
+@click.option("--source", "photos", multiple=True, type=click.Path(path_type=Path),
+              help="photo to animate with the held-out speech; repeatable (default: the held-out "
+              "photos of the model's training data)")
+@click.option("--audio-checkpoint", type=click.Path(path_type=Path),
+              help="audio driver weights (default: models/<id>/audio.safetensors)")
+@json_option
+def eval_audio(model_id: str, photos: tuple[Path, ...], audio_checkpoint: Path | None,
+               as_json: bool) -> None:
+    """Lip sync of MODEL_ID's audio driver on the held-out speech of models/audio_clips.yaml:
+    the predicted mouth state, and the mouth the face mesh measures on frames rendered from each
+    photo, against the viseme target; with shuffled audio and silence as controls."""
+    from mpkit.models import zoo
+
+    model = zoo.build(model_id, zoo.default_checkpoint(model_id))
+    driver = zoo.audio_driver(model, audio_checkpoint)
+    rows = {"mouth state": audio.sync_figures(driver)}
+    for photo in photos or audio.held_out_photos(model_id):
+        rows[f"rendered {Path(photo).name}"] = audio.rendered_sync_figures(model, driver, photo)
+    if as_json:
+        echo_json({"host_measured": True, "rows": rows})
+        return
+    frames = rows["mouth state"]["frames"]
+    click.echo(f"held-out lip sync, {frames:.0f} frames: correlation with the viseme target's "
+               "opening (host-measured)")
+    click.echo(f"{'measured on':<28} {'audio':>7} {'shuffled':>9} {'silent':>7} {'gap':>7}  "
+               "opening std / target's")
+    for name, f in rows.items():
+        gap = f["audio"] - max(f["shuffled"], f["silent"])
+        click.echo(f"{name:<28} {f['audio']:7.3f} {f['shuffled']:9.3f} {f['silent']:7.3f} "
+                   f"{gap:+7.3f}  {f['audio_opening_std'] / f['target_opening_std']:.3f}")

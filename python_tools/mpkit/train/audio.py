@@ -18,7 +18,7 @@ from mpkit.audio.decode import read_audio
 from mpkit.audio.features import FeatureSpec, frame_windows, load_spec
 from mpkit.configfile import load_yaml
 from mpkit.media.assets import asset_path
-from mpkit.models.audio import AudioDriver, load_net_config
+from mpkit.models.audio import AudioComponent, AudioDriver, load_net_config
 from mpkit.models.config import models_dir
 from mpkit.models.portrait import PortraitModel
 
@@ -105,23 +105,75 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def _held_out_inputs(data: SpeechData | None, seed: int
+                     ) -> tuple[dict[str, torch.Tensor], np.ndarray]:
+    """The held-out clips' windows as the three inputs of every lip-sync figure (their audio,
+    the same windows shuffled in time, silence) and the target opening per frame."""
+    data = data or load_data()
+    spec, table, shapes = _targets()
+    held = pairs(data.held_out, data.fps, spec, table, shapes)
+    x = torch.from_numpy(held.windows).unsqueeze(2)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    return ({"audio": x, "shuffled": x[order],
+             "silent": torch.full_like(x, float(np.log(spec.log_floor)))}, held.targets[:, 0])
+
+
 @torch.no_grad()
 def sync_figures(driver: AudioDriver, data: SpeechData | None = None, seed: int = 0
                  ) -> dict[str, float]:
     """Correlation of the predicted mouth opening with the target opening on the held-out clips,
     for their audio, for the same windows shuffled in time, and for silence (plus the largest
     opening predicted for silence, next to the largest target)."""
-    data = data or load_data()
-    spec, table, shapes = _targets()
-    held = pairs(data.held_out, data.fps, spec, table, shapes)
-    x = torch.from_numpy(held.windows).unsqueeze(2)
-    opening = driver.net(x)[:, 0].numpy()
-    shuffled = driver.net(x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))])
-    silent = driver.net(torch.full_like(x, float(np.log(spec.log_floor))))
-    target = held.targets[:, 0]
+    inputs, target = _held_out_inputs(data, seed)
+    opening, shuffled, silent = (driver.net(x) for x in inputs.values())
+    opening = opening[:, 0].numpy()
     return {"audio": _correlation(opening, target),
             "shuffled": _correlation(shuffled[:, 0].numpy(), target),
             "silent": _correlation(silent[:, 0].numpy(), target),
             "silent_opening": float(silent[:, 0].abs().max()),
             "target_opening": float(np.abs(target).max()),
+            "audio_opening_std": float(opening.std()),
+            "target_opening_std": float(target.std()),
             "frames": float(len(target))}
+
+
+@torch.no_grad()
+def rendered_sync_figures(model: PortraitModel, driver: AudioDriver, photo: Path,
+                          data: SpeechData | None = None, seed: int = 0) -> dict[str, float]:
+    """The lip-sync figure on what a user sees: `photo` animated by the held-out audio, its
+    mouth opening measured by the face mesh on every generated frame and correlated with the
+    target opening; likewise for shuffled audio and silence. Also the spread (std) of the
+    measured opening per input, and the frames where the mesh found no face."""
+    from mpkit.errors import NoFaceError
+    from mpkit.landmarks.face import FaceLandmarker
+    from mpkit.media.image import read_image
+    from mpkit.metrics.landmarks import mouth_shape
+    from mpkit.pipeline.animator import Animator
+
+    inputs, target = _held_out_inputs(data, seed)
+    animator, landmarker = Animator(model), FaceLandmarker()
+    avatar = animator.prepare_source(read_image(photo), name=str(photo))
+    component = AudioComponent(driver)
+    figures = {"frames": float(len(target)), "target_opening_std": float(target.std())}
+    for name, windows in inputs.items():
+        opening = []
+        for window in windows:
+            image = animator.render(avatar, component(window[None], avatar.kp)[0])
+            try:
+                opening.append(mouth_shape(landmarker.landmarks(image).points)[0])
+            except NoFaceError:
+                opening.append(np.nan)
+        opening = np.asarray(opening)
+        found = ~np.isnan(opening)
+        figures[name] = _correlation(opening[found], target[found])
+        figures[f"{name}_opening_std"] = float(opening[found].std()) if found.any() else 0.0
+        figures[f"{name}_no_face"] = float((~found).sum())
+    return figures
+
+
+def held_out_photos(model_id: str) -> list[Path]:
+    """The photos of people `model_id` never saw in training (its train.yaml's held-out ones)."""
+    from mpkit.train.eval_plan import for_model
+
+    plan, _ = for_model(model_id, None, [], [], holdout=0.2, frames=2)
+    return [photo.path for photo in plan.photos]
