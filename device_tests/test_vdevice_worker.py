@@ -58,8 +58,9 @@ def test_what_ran_is_reported_and_threads_are_honoured(bundle, tmp_path):
     assert len(result["times"]["frame_ms"]) == 2
 
 
-@pytest.mark.parametrize("mode, message", [("audio", "no audio component in this bundle"),
-                                           ("synthetic", "use driving 'video'")])
+@pytest.mark.parametrize("mode, message", [
+    ("audio", "driving 'audio' is not supported by this app yet: its audio driver"),
+    ("synthetic", "use driving 'video'")])
 def test_driving_that_cannot_run_is_refused(bundle, tmp_path, mode, message):
     result = _worker(bundle, tmp_path, driving=mode)
     assert result["status"] == "error" and message in result["error"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mpkit.audio.features import load_spec
 from mpkit.errors import MpkitError
 from mpkit.export import bundle
 from mpkit.export.bundle import MANIFEST
@@ -237,17 +238,41 @@ def test_the_bench_harness_refuses_an_unvalidated_delegate_before_running(small)
         plan(BenchSpec(bundles=[str(_cpu_only(small))], delegates=["cpu", "gpu"]))
 
 
-def test_a_schema_1_manifest_is_refused_with_the_fix(small):
-    edit_manifest(small, lambda d: d.update(schema_version=1))
-    with pytest.raises(MpkitError, match=r"schema version 1 is not 3; it predates per-delegate "
-                                         r"validation .*: re-export the bundle"):
+@pytest.mark.parametrize("version, change", [
+    (1, "per-delegate validation"), (2, "the pose bank in the bundle"),
+    (3, "audio components and their front end's settings")])
+def test_an_older_schema_is_refused_naming_what_it_lacks_and_the_fix(small, version, change):
+    edit_manifest(small, lambda d: d.update(schema_version=version))
+    with pytest.raises(MpkitError, match=rf"schema version {version} is not 4; it predates "
+                                         rf"{re.escape(change)} .*: re-export the bundle"):
         bundle.verify(small)
 
 
-def test_a_schema_2_manifest_is_refused_with_the_fix(small):
-    edit_manifest(small, lambda d: d.update(schema_version=2))
-    with pytest.raises(MpkitError, match=r"schema version 2 is not 3; it predates the pose bank "
-                                         r"in the bundle .*: re-export the bundle"):
+def _with_audio(b: Path, features: bool):
+    """An edit adding an audio-stage component (the first entry's I/O, a small real file of
+    its own) and, with `features`, the front end's settings."""
+    (b / "audio.tflite").write_text("audio v1\n")
+
+    def change(data: dict) -> None:
+        data["components"].append({**data["components"][0], "name": "audio", "stage": "audio",
+                                   **bundle.file_entry(b / "audio.tflite")})
+        data["audio_features"] = load_spec().model_dump() if features else None
+
+    return change
+
+
+def test_an_audio_component_comes_with_the_front_ends_settings_and_only_with_one(small):
+    good = json.loads((small / MANIFEST).read_text())
+    edit_manifest(small, _with_audio(small, features=True))
+    assert bundle.verify(small).audio_features == load_spec()
+    edit_manifest(small, lambda d: d.update(good))
+    edit_manifest(small, _with_audio(small, features=False))
+    with pytest.raises(MpkitError, match="component 'audio' is in stage 'audio' but "
+                                         "audio_features is null"):
+        bundle.verify(small)
+    edit_manifest(small, lambda d: d.update(audio_features=load_spec().model_dump(),
+                                            components=d["components"][:4]))
+    with pytest.raises(MpkitError, match="audio_features is set but no component is in stage"):
         bundle.verify(small)
 
 

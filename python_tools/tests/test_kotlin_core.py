@@ -21,6 +21,7 @@ from mpkit.export import bundle
 from mpkit.export.backends import BACKENDS
 from mpkit.export.pipeline import HELPERS
 from mpkit.models import portrait
+from mpkit.models.audio import AudioComponent
 from mpkit.pipeline import crop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +112,7 @@ def test_required_components_and_helpers_are_the_ones_mpkit_exports(kotlin):
     parts = (portrait.KeypointsComponent, portrait.DenseMotionComponent,
              portrait.SynthesisComponent, portrait.MultiviewComponent)
     assert kotlin["required_components"] == {c.name: c.stage for c in parts}
+    assert kotlin["audio_stage"] == bundle.AUDIO_STAGE == AudioComponent.stage
     for role in kotlin["required_helpers"]:
         assert HELPERS[role][1] == "litert", role
 

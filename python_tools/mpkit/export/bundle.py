@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from mpkit.audio.features import FeatureSpec
 from mpkit.errors import MpkitError
 from mpkit.media.assets import sha256_file
 from mpkit.media.files import fsync_path
@@ -22,10 +23,12 @@ from mpkit.media.files import fsync_path
 if TYPE_CHECKING:  # torch, which the bank imports, is loaded only when a bank is read
     from mpkit.pipeline.pose_bank import PoseBank
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # What each schema version brought (an older bundle is refused, naming it, with the fix).
 SCHEMA_CHANGES = {2: "per-delegate validation (validation per host check and `delegates`)",
-                  3: "the pose bank in the bundle (the `pose_bank` helper)"}
+                  3: "the pose bank in the bundle (the `pose_bank` helper)",
+                  4: "audio components and their front end's settings (`audio_features`)"}
+AUDIO_STAGE = "audio"  # the stage of a component that drives the frame stage from speech
 POSE_BANK = "pose_bank"  # the helper role (and name) of the model's pose bank, read as JSON
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 1 << 20  # a real manifest is ~10 kB
@@ -115,6 +118,9 @@ class Manifest(_Strict):
     validation: dict
     tools: dict[str, str]
     created_utc: str
+    # With an audio component: the audio front end's settings (models/audio_features.yaml),
+    # which the app's front end must compute the same windows with; null without one.
+    audio_features: FeatureSpec | None
 
     @field_validator("delegates")
     @classmethod
@@ -123,6 +129,17 @@ class Manifest(_Strict):
             raise ValueError(f"{delegates!r}: a bundle names each delegate it claims once, and "
                              "at least one")
         return delegates
+
+    @model_validator(mode="after")
+    def _audio_front_end(self) -> Manifest:
+        audio = [c.name for c in self.components if c.stage == AUDIO_STAGE]
+        if audio and self.audio_features is None:
+            raise ValueError(f"component {audio[0]!r} is in stage {AUDIO_STAGE!r} but "
+                             "audio_features is null: the app could not compute its input")
+        if self.audio_features is not None and not audio:
+            raise ValueError(f"audio_features is set but no component is in stage "
+                             f"{AUDIO_STAGE!r}")
+        return self
 
     def files(self) -> list[str]:
         return [e.file for e in [*self.components, *self.helpers]]

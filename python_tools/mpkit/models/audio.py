@@ -80,7 +80,7 @@ class AudioComponent(Component):
     """The frame stage's driver for audio: the source's keypoints moved by the mouth the audio
     window implies (driver "audio", in place of keypoints on a driving frame)."""
 
-    name, stage = "audio", "frame"
+    name, stage = "audio", "audio"
 
     def __init__(self, driver: AudioDriver):
         super().__init__()

@@ -46,7 +46,8 @@ class Component(nn.Module):
     """An exportable piece of the model: named, staged, with a fixed I/O spec."""
 
     name: str
-    stage: str  # "source" | "frame"
+    stage: str  # "source" (once per avatar) | "frame" (every frame) | "audio" (every frame, in
+    # place of keypoints on a driving frame when speech drives)
 
     def io_spec(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
         raise NotImplementedError

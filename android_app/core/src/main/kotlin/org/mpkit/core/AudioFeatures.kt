@@ -123,6 +123,12 @@ class AudioFeatureSpec(
         return FloatArray(mels * context) { i -> mel[(oldest + i % context) * mels + i / context] }
     }
 
+    /** As a manifest's `audio_features` object. */
+    fun toJson(): JSONObject = JSONObject()
+        .put("sample_rate", sampleRate).put("window", window).put("hop", hop).put("fft", fft)
+        .put("mels", mels).put("fmin_hz", fminHz).put("fmax_hz", fmaxHz)
+        .put("log_floor", logFloor).put("context", context).put("lookahead", lookahead)
+
     companion object {
         /** The `audio_features` object of a manifest. */
         fun parse(json: JSONObject): AudioFeatureSpec = try {

@@ -131,7 +131,8 @@ class Benchmark(
                 "video" -> return
 
                 "audio" -> throw MpkitException(
-                    "driving 'audio' is not supported yet: no audio component in this bundle"
+                    "driving 'audio' is not supported by this app yet: its audio driver (front " +
+                        "end → audio component → frame stage) is not built; use driving 'video'"
                 )
 
                 else -> throw MpkitException(

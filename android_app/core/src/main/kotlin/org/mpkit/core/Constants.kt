@@ -40,6 +40,7 @@ fun constants(): JSONObject = json(
         "backends" to ModelBundle.BACKENDS,
         "backend_delegates" to ModelBundle.BACKEND_DELEGATES,
         "required_components" to ModelBundle.REQUIRED_COMPONENTS,
+        "audio_stage" to ModelBundle.AUDIO_STAGE,
         "required_helpers" to ModelBundle.REQUIRED_HELPERS,
         "crop_scale" to FaceCrop.SCALE,
         "crop_lift" to FaceCrop.LIFT,

@@ -57,10 +57,10 @@ class DrivingStateException(message: String) : MpkitException(message)
  * with pause/resume, stop, switching source and face loss. Relative motion is anchored at the
  * first driving frame with a face of each source (Python's `prepare_driving`), so starting or
  * switching a source primes again. Audio driving needs an audio component in the bundle
- * (a component in stage [AUDIO_STAGE]); without one it is refused, never imitated.
+ * (a component in stage [ModelBundle.AUDIO_STAGE]); without one it is refused, never imitated.
  */
 class DrivingMode(manifest: Manifest) {
-    private val hasAudio = manifest.components.any { it.stage == AUDIO_STAGE }
+    private val hasAudio = manifest.components.any { it.stage == ModelBundle.AUDIO_STAGE }
 
     var state: DrivingState = DrivingState.Idle
         private set
@@ -146,7 +146,7 @@ class DrivingMode(manifest: Manifest) {
         if (source == DrivingSource.AUDIO && !hasAudio) {
             throw DrivingStateException(
                 "driving from audio is not supported yet: the bundle has no audio component " +
-                    "(no component in stage '$AUDIO_STAGE'); drive it from the camera or a video"
+                    "(no component in stage '${ModelBundle.AUDIO_STAGE}'); drive it from the camera or a video"
             )
         }
         return source
@@ -161,9 +161,6 @@ class DrivingMode(manifest: Manifest) {
     }
 
     companion object {
-        /** The stage of the audio front end's component, once bundles have one (audio issue). */
-        const val AUDIO_STAGE = "audio"
-
         /**
          * The actions each state allows: the one table every check reads. Frames still in
          * flight after pause or stop are allowed (and dropped): camera callbacks race them.

@@ -140,7 +140,9 @@ data class Manifest(
     val helpers: List<HelperEntry>,
     val validation: Map<String, Any?>,
     val tools: Map<String, String>,
-    val createdUtc: String
+    val createdUtc: String,
+    /** The audio front end's settings, with an audio-stage component; null without one. */
+    val audioFeatures: AudioFeatureSpec?
 ) {
     /** Every file the bundle holds besides the manifest, components first. */
     val files: List<String> get() = components.map { it.file } + helpers.map { it.file }
@@ -186,12 +188,13 @@ data class Manifest(
         .put("helpers", json(helpers.map { plain(it.toJson()) }))
         .put("validation", json(validation)).put("tools", json(tools))
         .put("created_utc", createdUtc)
+        .put("audio_features", audioFeatures?.toJson() ?: JSONObject.NULL)
 
     companion object {
         val KEYS = listOf(
             "schema_version", "model_id", "backend", "runtime", "delegates", "precision", "recipe",
             "warp", "trained", "checkpoint_sha256", "frame_gmacs", "params_m", "components",
-            "helpers", "validation", "tools", "created_utc"
+            "helpers", "validation", "tools", "created_utc", "audio_features"
         )
         internal val COMPONENT_KEYS get() = ComponentEntry.KEYS
         internal val HELPER_KEYS get() = HelperEntry.KEYS
@@ -244,7 +247,12 @@ data class Manifest(
                 helpers = objects("helpers").map(HelperEntry::read),
                 validation = plainObject("validation"),
                 tools = map("tools", Fields::string),
-                createdUtc = string("created_utc")
+                createdUtc = string("created_utc"),
+                audioFeatures = if (isNull("audio_features")) {
+                    null
+                } else {
+                    AudioFeatureSpec.parse(json(plainObject("audio_features")) as JSONObject)
+                }
             )
         }
     }
@@ -295,6 +303,19 @@ data class Manifest(
                         "re-export the bundle"
                 )
             }
+        }
+        val audio = components.filter { it.stage == ModelBundle.AUDIO_STAGE }.map { it.name }
+        if (audio.isNotEmpty() && audioFeatures == null) {
+            throw BundleException(
+                "$source: component '${audio[0]}' is in stage '${ModelBundle.AUDIO_STAGE}' but " +
+                    "audio_features is null: the app could not compute its input; re-export the bundle"
+            )
+        }
+        if (audio.isEmpty() && audioFeatures != null) {
+            throw BundleException(
+                "$source: audio_features is set but no component is in stage " +
+                    "'${ModelBundle.AUDIO_STAGE}'"
+            )
         }
         val deformations = deformations()
         if (deformations == null || deformations.shape.isEmpty() || deformations.shape[0] < 1) {

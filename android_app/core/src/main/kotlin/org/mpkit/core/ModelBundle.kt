@@ -13,13 +13,17 @@ import java.security.MessageDigest
  * `name_problem`).
  */
 object ModelBundle {
-    const val SCHEMA_VERSION = 3
+    const val SCHEMA_VERSION = 4
 
     /** What each schema version brought (an older bundle is refused, naming it, with the fix). */
     val SCHEMA_CHANGES = mapOf(
         2 to "per-delegate validation (validation per host check and `delegates`)",
-        3 to "the pose bank in the bundle (the `pose_bank` helper)"
+        3 to "the pose bank in the bundle (the `pose_bank` helper)",
+        4 to "audio components and their front end's settings (`audio_features`)"
     )
+
+    /** The stage of a component that drives the frame stage from speech. */
+    const val AUDIO_STAGE = "audio"
 
     /** The helper role (and name) of the model's pose bank, read as JSON. */
     const val POSE_BANK = "pose_bank"

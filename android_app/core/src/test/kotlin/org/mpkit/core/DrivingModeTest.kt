@@ -4,7 +4,6 @@ import kotlin.test.Test
 import kotlin.test.assertContains
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
-import org.json.JSONObject
 import org.mpkit.core.DrivingSource.AUDIO
 import org.mpkit.core.DrivingSource.CAMERA
 import org.mpkit.core.DrivingSource.VIDEO
@@ -21,16 +20,8 @@ import org.mpkit.core.FrameAction.RENDER
 class DrivingModeTest {
     private val golden = Manifest.parse(TestData.bytes(TestData.MANIFEST), TestData.MANIFEST)
 
-    /** The golden manifest with one more component, in the audio stage. */
-    private fun withAudio(): Manifest {
-        val obj = TestData.json(TestData.MANIFEST)
-        val audio = JSONObject(obj.getJSONArray("components").getJSONObject(0).toString())
-        obj.getJSONArray("components").put(
-            audio.put("name", "audio_motion").put("file", "audio_motion.tflite")
-                .put("stage", DrivingMode.AUDIO_STAGE)
-        )
-        return Manifest.parse(obj.toString().toByteArray(), "audio.json")
-    }
+    private fun withAudio() =
+        Manifest.parse(TestData.audioManifest().toString().toByteArray(), "audio.json")
 
     private fun prepared() = DrivingMode(golden).apply { prepareSource() }
 

@@ -40,6 +40,7 @@ class ManifestTest {
         assertEquals("source", m.component("multiview").stage)
         assertEquals("face_landmark.tflite", m.helper("face_mesh")!!.file)
         assertNull(m.checkpointSha256)
+        assertNull(m.audioFeatures)
         assertEquals(1.3873, m.frameGmacs)
         val e2e = m.validation["end_to_end"] as Map<*, *>
         assertEquals(96.3, (e2e["cpu"] as Map<*, *>)["psnr_db_min"])
@@ -70,31 +71,38 @@ class ManifestTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = ["4", "\"3\"", "3.5", "null"])
+    @ValueSource(strings = ["5", "\"4\"", "4.5", "null"])
     fun `an unknown schema version is refused`(version: String) {
         val obj = golden().put("schema_version", JSONObject("{\"v\": $version}").get("v"))
         assertContains(refused(obj), "schema version")
-        assertContains(refused(obj), "is not 3; use an app that matches the mpkit that wrote it")
+        assertContains(refused(obj), "is not 4; use an app that matches the mpkit that wrote it")
     }
 
     @Test
     fun `a schema 1 manifest is refused with the fix`() {
         val message = refused(golden().put("schema_version", 1))
-        assertContains(message, "schema version 1 is not 3; it predates per-delegate validation")
+        assertContains(message, "schema version 1 is not 4; it predates per-delegate validation")
         assertContains(message, ": re-export the bundle with this mpkit (`mpkit export`)")
     }
 
     @Test
     fun `a schema 2 manifest, without the pose bank, is refused with the fix`() {
         val message = refused(golden().put("schema_version", 2))
-        assertContains(message, "schema version 2 is not 3; it predates the pose bank in the")
+        assertContains(message, "schema version 2 is not 4; it predates the pose bank in the")
+        assertContains(message, ": re-export the bundle with this mpkit (`mpkit export`)")
+    }
+
+    @Test
+    fun `a schema 3 manifest, without audio_features, is refused with the fix`() {
+        val message = refused(golden().put("schema_version", 3))
+        assertContains(message, "schema version 3 is not 4; it predates audio components")
         assertContains(message, ": re-export the bundle with this mpkit (`mpkit export`)")
     }
 
     @Test
     fun `a missing schema version is refused`() {
         val obj = golden().apply { remove("schema_version") }
-        assertContains(refused(obj), "schema version (none) is not 3")
+        assertContains(refused(obj), "schema version (none) is not 4")
     }
 
     /** The manifest an export writes on a host without the GPU driver: gpu not claimed. */
@@ -167,6 +175,31 @@ class ManifestTest {
     }
 
     @Test
+    fun `an audio component comes with the front end's settings, and only with one`() {
+        val m = parse(TestData.audioManifest())
+        val features = m.audioFeatures!!
+        assertEquals(
+            Triple(16000, 80, 24),
+            Triple(features.sampleRate, features.mels, features.context)
+        )
+        assertEquals(TestData.normalized(TestData.audioManifest()), TestData.normalized(m.toJson()))
+        assertContains(
+            refused(TestData.audioManifest(features = false)),
+            "component 'audio' is in stage 'audio' but audio_features is null"
+        )
+        val orphan = golden().put(
+            "audio_features",
+            TestData.json("audio/cases.json").getJSONObject("spec")
+        )
+        assertContains(
+            refused(orphan),
+            "audio_features is set but no component is in stage 'audio'"
+        )
+        val bad = TestData.audioManifest().apply { getJSONObject("audio_features").put("fft", 300) }
+        assertContains(refused(bad), "fft 300 must be a power of two")
+    }
+
+    @Test
     fun `a missing face helper is refused`() {
         val obj = golden()
         obj.getJSONArray("helpers").remove(1)
@@ -174,7 +207,7 @@ class ManifestTest {
     }
 
     @Test
-    fun `a schema 3 manifest without the pose bank helper is refused`() {
+    fun `a manifest without the pose bank helper is refused`() {
         val obj = golden()
         val helpers = obj.getJSONArray("helpers")
         helpers.remove(helpers.length() - 1)

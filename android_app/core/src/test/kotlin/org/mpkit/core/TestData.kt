@@ -39,6 +39,19 @@ object TestData {
     const val MANIFEST = "manifest/manifest_tflite_fp32.json"
 
     /**
+     * The golden manifest with an audio-stage component (a copy of the first component's entry)
+     * and, with `features`, the audio front end's settings of testdata/audio.
+     */
+    fun audioManifest(features: Boolean = true): JSONObject = json(MANIFEST).apply {
+        val components = getJSONArray("components")
+        components.put(
+            JSONObject(components.getJSONObject(0).toString()).put("name", "audio")
+                .put("file", "audio.tflite").put("stage", ModelBundle.AUDIO_STAGE)
+        )
+        if (features) put("audio_features", json("audio/cases.json").getJSONObject("spec"))
+    }
+
+    /**
      * JSON as plain values with every number a Double: org.json writes 60.0 as 60, and both
      * sides read the two as the same number.
      */
