@@ -6,6 +6,7 @@ import shutil
 import pytest
 import torch
 
+from mpkit.audio.features import load_spec
 from mpkit.errors import MpkitError, UnknownNameError
 from mpkit.export import bundle
 from mpkit.export.backends import get_backend
@@ -59,16 +60,16 @@ ET_MIXED_BELOW_GATE = pytest.mark.xfail(strict=True, raises=MpkitError,
 
 
 @pytest.fixture(scope="module", params=[
-    ("tflite", "fp16", 40), ("tflite", "mixed", 30),
-    pytest.param(("executorch-xnnpack", "mixed", 30), marks=ET_MIXED_BELOW_GATE)],
-    ids=lambda p: f"{p[0]}-{p[1]}")
+    ("tflite", "fp16", 40, True), ("tflite", "mixed", 30, False),
+    pytest.param(("executorch-xnnpack", "mixed", 30, False), marks=ET_MIXED_BELOW_GATE)],
+    ids=lambda p: f"{p[0]}-{p[1]}{'-audio' if p[3] else ''}")
 def quantized(request, asset, tmp_path_factory):
-    backend, recipe, gate = request.param
+    backend, recipe, gate, audio = request.param
     out = tmp_path_factory.mktemp("quantized") / f"{backend}-{recipe}"
     # The default delegate only: the software GPU's checks take minutes per bundle (the fp32
     # bundle runs them).
     return export("mp-tiny", backend, recipe, out, zoo.default_checkpoint("mp-tiny"),
-                  delegates=()), gate
+                  delegates=(), audio=audio), gate
 
 
 def test_quantized_bundle_passes_its_gate_on_other_faces(quantized, fp32_bundle):
@@ -78,15 +79,59 @@ def test_quantized_bundle_passes_its_gate_on_other_faces(quantized, fp32_bundle)
     assert m.validation["validation"] == "validation" and m.validation["passed"]
     assert m.validation["end_to_end"][m.delegates[0]]["psnr_db_min"] >= gate
     assert len(m.delegates) == 1  # the default delegate only: the others were not asked for
-    quantized_parts = load_recipe(m.recipe).quantize.components or list(fp32)
+    quantized_parts = (load_recipe(m.recipe).quantize.components
+                       or [c.name for c in m.components])
     for c in m.components:
-        if c.name in quantized_parts:
+        if c.stage == "audio":  # not in the fp32 bundle: its own checks below
+            assert c.precision == (m.precision if c.name in quantized_parts else "fp32")
+        elif c.name in quantized_parts:
             assert c.precision == m.precision
             assert c.bytes < 0.7 * fp32[c.name].bytes, (c.name, c.bytes, fp32[c.name].bytes)
         else:
             assert c.precision == "fp32" and all(
                 v >= 60 for v in c.validation[m.delegates[0]].values())
     assert bundle.verify(result.out).recipe == m.recipe
+    if m.audio_features:
+        _check_audio(m, gate)
+
+
+def _check_audio(m: bundle.Manifest, gate: float) -> None:
+    """The audio component of bundle `m`: its front end's settings recorded, its outputs and the
+    speech-driven frames compared with eager float on every check the bundle ran."""
+    (audio,) = [c for c in m.components if c.stage == "audio"]
+    assert m.audio_features == load_spec()
+    assert [i.name for i in audio.inputs] == ["mel", "kp_source"]
+    assert audio.inputs[0].shape == [1, m.audio_features.mels, 1, m.audio_features.context]
+    checks = list(m.validation["end_to_end"])
+    assert list(audio.validation) == checks
+    for check in checks:
+        assert set(audio.validation[check]) == {"kp_driving_sqnr_db", "mouth_sqnr_db"}
+        speech = m.validation["end_to_end_speech"][check]
+        assert speech["frames"] == 24 and speech["psnr_db_min"] >= gate, (check, speech)
+
+
+def test_export_audio_adds_the_audio_component_validated_on_speech(asset, tmp_path, run_cli):
+    out = tmp_path / "b"
+    code, stdout, err = run_cli("export", "mp-tiny", "--backend", "executorch-xnnpack",
+                                "--audio", "-o", out)
+    assert code == 0, err
+    assert "driven by speech: end-to-end PSNR min xnnpack" in stdout
+    m = bundle.verify(out)
+    _check_audio(m, load_recipe("fp32").gate.end_to_end_psnr_db)
+    (audio,) = [c for c in m.components if c.name == "audio"]
+    assert min(audio.validation["xnnpack"].values()) > 80  # fp32: float rounding only
+
+
+def test_export_audio_needs_an_audio_driver_and_a_fixed_recipe(asset, tmp_path, run_cli):
+    code, _, err = run_cli("export", "mp-tiny-nk", "--backend", "tflite", "--audio",
+                           "-o", tmp_path / "nk")
+    assert code == 1 and "model mp-tiny-nk has no audio driver" in err
+    with pytest.raises(MpkitError, match="export --audio with a fixed recipe"):
+        export("mp-tiny", "tflite", "auto", tmp_path / "a", audio=True)
+    code, _, err = run_cli("export", "mp-tiny", "--backend", "tflite", "--audio-checkpoint",
+                           tmp_path / "x.safetensors", "-o", tmp_path / "c")
+    assert code == 2 and "--audio-checkpoint needs --audio" in err
+    assert not any(tmp_path.iterdir())
 
 
 def test_tflite_metadata_names_every_tensor(quantized):

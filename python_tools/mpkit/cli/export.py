@@ -23,11 +23,19 @@ from mpkit.export.pipeline import export as run_export
 @click.option("--delegate", "delegates", multiple=True,
               help="validate (and claim) only these host delegates, e.g. --delegate cpu to skip "
                    "the slow software GPU (default: every one this host runs)")
+@click.option("--audio", is_flag=True,
+              help="add the model's audio component (speech driving), validated on speech too")
+@click.option("--audio-checkpoint", type=click.Path(path_type=Path),
+              help="the audio driver to export (default: models/<id>/audio.safetensors)")
 @json_option
-def export(model_id, backend, recipe, output, checkpoint, force, ignore_gate, delegates, as_json):
+def export(model_id, backend, recipe, output, checkpoint, force, ignore_gate, delegates, audio,
+           audio_checkpoint, as_json):
     """Lower → validate on real faces → bundle (manifest.json + component files)."""
+    if audio_checkpoint and not audio:
+        raise click.UsageError("--audio-checkpoint needs --audio")
     result = run_export(model_id, backend, recipe, output, resolve_checkpoint(model_id, checkpoint),
-                        force, ignore_gate, progress=progress, delegates=delegates or None)
+                        force, ignore_gate, progress=progress, delegates=delegates or None,
+                        audio=audio, audio_checkpoint=audio_checkpoint)
     if as_json:
         echo_json({"bundle": result.out, "manifest": result.manifest.model_dump(mode="json")})
         return
@@ -39,6 +47,10 @@ def export(model_id, backend, recipe, output, checkpoint, force, ignore_gate, de
                else "not runnable on this host: validate on a device")
     click.echo(f"{result.out}: {len(m.components)} components, {quality}; validated for "
                f"{', '.join(m.delegates)}")
+    if speech := m.validation.get("end_to_end_speech"):
+        click.echo("  driven by speech: end-to-end PSNR min " + ", ".join(
+            f"{k} {f['psnr_db_min']} dB" for k, f in speech.items())
+            + f" over {next(iter(speech.values()))['frames']} frames")
     for name, d in m.validation.get("delegates", {}).items():
         if not d["claimed"]:
             click.echo(f"  {name} not claimed: {d['why']}")

@@ -2,7 +2,8 @@
 (its gate failing fails the export); then every further check runs (TFLite: LiteRT's real GPU
 accelerator with fp16 allowed and with fp32 enforced, in a child process) on each component and
 the whole pipeline, and the gate decides each delegate: one below it, or one that could not run
-here, is not claimed and says why (with --ignore-gate, every delegate that ran is claimed)."""
+here, is not claimed and says why (with --ignore-gate, every delegate that ran is claimed).
+A bundle with an audio component is also run end to end driven by speech, under the same gate."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from mpkit.export import validate
 from mpkit.export.backends.base import Backend, HostCheck, HostRunner
 from mpkit.export.bundle import ComponentEntry
 from mpkit.export.recipes import CalibrationSet, Recipe
+from mpkit.models.audio import AudioComponent
 from mpkit.models.portrait import PortraitModel
+
+# end to end per check: {"video": figures, "speech": figures (bundles with an audio component)}
+Whole = dict[str, dict]
 
 
 def _worst(entries: list[ComponentEntry], check: str) -> str:
@@ -43,14 +48,12 @@ def validate_on_host(backend: Backend, recipe: Recipe, model: PortraitModel, cal
                    "(measure their quality there: `mpkit bench run --capture N`)"}}}
     first, gate = backend.host_checks[0], recipe.gate.end_to_end_psnr_db
     progress(f"validating the whole pipeline end to end on {first.label}")
-    e2e = {first.label: validate.end_to_end(model, cal, ref,
-                                            {name: p.runner for name, p in parts.items()})}
-    if e2e[first.label]["psnr_db_min"] < gate and not ignore_gate:
+    e2e = {first.label: whole(model, cal, ref, {name: p.runner for name, p in parts.items()})}
+    if (low := _below(first.label, e2e[first.label], gate)) and not ignore_gate:
         raise MpkitError(
-            f"{backend.name}/{recipe.name}: end-to-end PSNR {e2e[first.label]['psnr_db_min']} dB "
-            f"on {first.label} is below the recipe's gate of {gate} dB (worst component: "
-            f"{_worst(entries, first.label)}): use a recipe that keeps more in float, or "
-            "--ignore-gate to keep it for experiments")
+            f"{backend.name}/{recipe.name}: end-to-end PSNR {', '.join(low)} is below the "
+            f"recipe's gate of {gate} dB (worst component: {_worst(entries, first.label)}): "
+            "use a recipe that keeps more in float, or --ignore-gate to keep it for experiments")
     figures, more, problems, digests = validate_further(
         backend, model, cal, ref, {e.name: staging / e.file for e in entries},
         {e.name: [o.name for o in e.outputs] for e in entries}, delegates, progress)
@@ -59,15 +62,35 @@ def validate_on_host(backend: Backend, recipe: Recipe, model: PortraitModel, cal
                for e in entries]
     claimed, per_delegate = claims(backend.host_checks, e2e, problems, digests, gate,
                                    ignore_gate)
-    return entries, claimed, {"end_to_end": e2e, "delegates": per_delegate,
-                              "passed": all(per_delegate[d]["passed"] for d in claimed)}
+    summary = {"end_to_end": {label: w["video"] for label, w in e2e.items()},
+               "delegates": per_delegate,
+               "passed": all(per_delegate[d]["passed"] for d in claimed)}
+    if any("speech" in w for w in e2e.values()):
+        summary["end_to_end_speech"] = {label: w["speech"] for label, w in e2e.items()}
+    return entries, claimed, summary
+
+
+def whole(model: PortraitModel, cal: CalibrationSet, ref: validate.Reference,
+          runners: dict[str, Callable]) -> Whole:
+    """The whole pipeline end to end with `runners` in place of components: video-driven, and
+    speech-driven when an audio component is among them."""
+    out = {"video": validate.end_to_end(model, cal, ref, runners)}
+    if AudioComponent.name in runners:
+        out["speech"] = validate.speech_end_to_end(model, cal, ref, runners)
+    return out
+
+
+def _below(label: str, figures: Whole, gate: float) -> list[str]:
+    """Each end-to-end figure of check `label` under the gate, described."""
+    return [f"{label}{'' if driven == 'video' else ' ' + driven} {f['psnr_db_min']} dB"
+            for driven, f in figures.items() if f["psnr_db_min"] < gate]
 
 
 def validate_further(backend: Backend, model: PortraitModel, cal: CalibrationSet,
                      ref: validate.Reference, paths: dict[str, Path],
                      outputs: dict[str, list[str]], delegates: Collection[str] | None,
                      progress: Callable[[str], None]
-                     ) -> tuple[dict[str, dict[str, dict]], dict[str, dict], dict[str, str],
+                     ) -> tuple[dict[str, dict[str, dict]], dict[str, Whole], dict[str, str],
                                 dict[str, str]]:
     """(per component, figures per check), (end to end per check), (delegate → why it was not
     validated), (check → sha256 of every component output it computed) for every host check
@@ -89,7 +112,7 @@ def validate_further(backend: Backend, model: PortraitModel, cal: CalibrationSet
                 got = {name: validate.component_figures(ref, name, _hashed(run, digest),
                                                         outputs[name])
                        for name, run in runners.items()}
-                e2e[check.label] = validate.end_to_end(
+                e2e[check.label] = whole(
                     model, cal, ref, {n: validate.as_component(r) for n, r in runners.items()})
         except MpkitError as e:
             problems[check.delegate] = str(e)
@@ -126,7 +149,7 @@ def _same_outputs(checks: list[HostCheck], digests: dict[str, str]) -> str | Non
             "fp16 rounding (a phone's default) is not measured here")
 
 
-def claims(checks: tuple[HostCheck, ...], e2e: dict[str, dict], problems: dict[str, str],
+def claims(checks: tuple[HostCheck, ...], e2e: dict[str, Whole], problems: dict[str, str],
            digests: dict[str, str], gate: float, ignore_gate: bool
            ) -> tuple[list[str], dict[str, dict]]:
     """(the claimed delegates, default first; per delegate: its checks, claimed, passed, why,
@@ -138,8 +161,7 @@ def claims(checks: tuple[HostCheck, ...], e2e: dict[str, dict], problems: dict[s
             out[delegate] = {"checks": labels, "claimed": False, "passed": None,
                              "why": f"not validated: {problems[delegate]}"}
             continue
-        low = [f"{label} {e2e[label]['psnr_db_min']} dB" for label in labels
-               if e2e[label]["psnr_db_min"] < gate]
+        low = [d for label in labels for d in _below(label, e2e[label], gate)]
         why = (f"end to end within the {gate} dB gate on {', '.join(labels)}" if not low else
                f"end to end below the {gate} dB gate: {', '.join(low)}"
                + ("; kept by --ignore-gate" if ignore_gate else ""))

@@ -20,6 +20,7 @@ from mpkit.export.bundle import (
 from mpkit.export.recipes import Recipe, load_calibration, load_recipe
 from mpkit.media.assets import asset_path, sha256_file
 from mpkit.models import zoo
+from mpkit.models.audio import AudioComponent
 from mpkit.models.measure import measure
 
 # The phone runs these every frame too, so they travel in the bundle; with the fixed sample
@@ -65,13 +66,13 @@ def _io(specs) -> list[TensorIO]:
 class _Lowering:
     """Lowers components into the staging folder and validates each on the reference calls."""
 
-    def __init__(self, backend, model, ref, calib, staging: Path,
+    def __init__(self, backend, model, components, ref, calib, staging: Path,
                  progress: Callable[[str], None]):
         self.backend, self.model, self.ref, self.calib = backend, model, ref, calib
-        self.staging, self.progress = staging, progress
+        self.components, self.staging, self.progress = components, staging, progress
 
     def part(self, name: str, recipe: Recipe, path: Path | None = None) -> Part:
-        component = self.model.components()[name]
+        component = self.components[name]
         path = path or self.staging / f"{name}{self.backend.suffix}"
         self.progress(f"lowering {name} for {self.backend.name} ({recipe.name})")
         self.backend.lower(component, self.ref.calls[name][0][0], recipe,
@@ -92,10 +93,12 @@ class _Lowering:
 def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
            checkpoint: Path | None = None, force: bool = False, ignore_gate: bool = False,
            progress: Callable[[str], None] = lambda message: None,
-           warp: str | None = None, delegates: Collection[str] | None = None) -> ExportResult:
+           warp: str | None = None, delegates: Collection[str] | None = None,
+           audio: bool = False, audio_checkpoint: Path | None = None) -> ExportResult:
     """`warp` overrides the backend's warp implementation (for A/B measurements); `delegates`
     limits the host delegates validated (None: every one this host runs; the default one
-    always runs)."""
+    always runs); `audio` adds the model's audio component (its driver from
+    `audio_checkpoint` or the shipped one), validated on speech like the rest."""
     out = Path(os.path.abspath(out))  # `-o .` has a parent to stage the bundle beside
     backend = get_backend(backend_name)
     backend.check_available()
@@ -106,21 +109,27 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
                          f"{backend.name} artifacts cannot run here: pick a fixed recipe")
     if not recipe.auto:
         backend.check_precision(recipe)
+    elif audio:
+        raise MpkitError(f"recipe {recipe.name} chooses precisions on video-driven frames only, "
+                         "not for an audio component: export --audio with a fixed recipe")
     # Three disjoint sets of faces: quantization calibrates on one, `auto` chooses on another,
     # and the bundle's figures and gate are measured on the third.
     calibration, validation = load_calibration("faces"), load_calibration("validation")
     selection = load_calibration("selection") if recipe.auto else None
     model = zoo.build(model_id, checkpoint)
+    driver = zoo.audio_driver(model, audio_checkpoint) if audio else None
+    components = {**model.components(),
+                  **({AudioComponent.name: AudioComponent(driver)} if driver else {})}
     staging = prepare_output(out, force)
     try:
         model.warp.impl = warp or backend.warp
         progress(f"eager float reference on the {validation.name} faces")
-        ref = validate.reference(model, validation)
+        ref = validate.reference(model, validation, driver)
         calib = ref
         if recipe.quantize or any(c.quantize for c in candidates):
             progress(f"recording calibration inputs on the {calibration.name} faces")
-            calib = validate.reference(model, calibration)
-        lowering = _Lowering(backend, model, ref, calib, staging, progress)
+            calib = validate.reference(model, calibration, driver)
+        lowering = _Lowering(backend, model, components, ref, calib, staging, progress)
         summary = {"calibration": calibration.name if calib is not ref else None,
                    "selection": selection.name if selection else None,
                    "validation": validation.name,
@@ -132,7 +141,7 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
                 lowering, selection, validate.reference(model, selection), recipe, candidates)
         else:
             parts = {name: lowering.part(name, recipe.for_component(name))
-                     for name in model.components()}
+                     for name in components}
         entries, claimed, checked = claims.validate_on_host(
             backend, recipe, model, validation, ref, parts, staging, delegates, ignore_gate,
             progress)
@@ -150,6 +159,7 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
             checkpoint_sha256=sha256_file(checkpoint) if checkpoint else None,
             frame_gmacs=round(stats.stage_gmacs("frame"), 4), params_m=round(stats.params_m, 3),
             components=entries, helpers=helpers, validation=summary, tools=_tools(),
+            audio_features=driver.spec if driver else None,
             created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         publish(staging, manifest, out)
     except BaseException:

@@ -65,15 +65,24 @@ class DrivingFrames(_Strict):
     stop: int | None = Field(None, ge=1)  # … up to, not including, this one (None: to the end)
 
 
+class SpeechWindows(_Strict):
+    """Video frames of a speech clip whose feature windows drive an audio component."""
+
+    audio: str
+    frames: int = Field(ge=1)  # taken evenly from the clip's frames at the features' fps
+
+
 class CalibrationSet(_Strict):
     name: str
     sources: list[str]
     driving: DrivingFrames
+    speech: SpeechWindows | None = None  # for bundles with an audio component
 
     def check(self, path: Path) -> None:
         """Every named file must be a known asset."""
         known = catalog()[1]
-        for name in [*self.sources, self.driving.video]:
+        speech = [self.speech.audio] if self.speech else []
+        for name in [*self.sources, self.driving.video, *speech]:
             if name not in known:
                 raise MediaError(f"{path}: calibration file {name!r} is not an asset "
                                  f"(see `mpkit assets list`)")

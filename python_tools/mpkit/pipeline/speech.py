@@ -33,6 +33,15 @@ class SpeechFrame:
     latency_ms: float  # completing chunk arrived → frame ready
 
 
+@torch.no_grad()
+def speak(animator: Animator, avatar: Avatar, audio: Callable[..., tuple[torch.Tensor, ...]],
+          window: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+    """One frame driven by one feature window [mels, context] through `audio` (the audio
+    component or an artifact's runner): (RGB uint8 image, the mouth state [1, 2] it predicted)."""
+    kp, mouth = audio(window[None, :, None], avatar.kp)
+    return animator.render(avatar, kp), mouth
+
+
 def speech_frames(animator: Animator, avatar: Avatar, driver: AudioDriver, samples: np.ndarray,
                   fps: float, chunk: int, realtime: bool = False,
                   clock: Callable[[], float] = time.perf_counter) -> Iterator[SpeechFrame]:
@@ -45,9 +54,7 @@ def speech_frames(animator: Animator, avatar: Avatar, driver: AudioDriver, sampl
 
     def render(windows, arrived: float) -> Iterator[SpeechFrame]:
         for index, window in windows:
-            with torch.no_grad():
-                kp, mouth = component(torch.from_numpy(window)[None, :, None], avatar.kp)
-            image = animator.render(avatar, kp)
+            image, mouth = speak(animator, avatar, component, torch.from_numpy(window))
             yield SpeechFrame(index, image, mouth[0].numpy(), (clock() - arrived) * 1e3)
 
     for end in range(chunk, len(samples) + chunk, chunk):

@@ -149,6 +149,7 @@ def rendered_sync_figures(model: PortraitModel, driver: AudioDriver, photo: Path
     from mpkit.media.image import read_image
     from mpkit.metrics.landmarks import mouth_shape
     from mpkit.pipeline.animator import Animator
+    from mpkit.pipeline.speech import speak
 
     inputs, target = _held_out_inputs(data, seed)
     animator, landmarker = Animator(model), FaceLandmarker()
@@ -158,7 +159,7 @@ def rendered_sync_figures(model: PortraitModel, driver: AudioDriver, photo: Path
     for name, windows in inputs.items():
         opening = []
         for window in windows:
-            image = animator.render(avatar, component(window[None], avatar.kp)[0])
+            image = speak(animator, avatar, component, window[:, 0])[0]
             try:
                 opening.append(mouth_shape(landmarker.landmarks(image).points)[0])
             except NoFaceError:
