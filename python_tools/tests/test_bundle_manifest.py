@@ -257,6 +257,7 @@ def _with_audio(b: Path, features: bool):
         data["components"].append({**data["components"][0], "name": "audio", "stage": "audio",
                                    **bundle.file_entry(b / "audio.tflite")})
         data["audio_features"] = load_spec().model_dump() if features else None
+        data["audio_checkpoint_sha256"] = "ab" * 32
 
     return change
 
@@ -271,6 +272,7 @@ def test_an_audio_component_comes_with_the_front_ends_settings_and_only_with_one
                                          "audio_features is null"):
         bundle.verify(small)
     edit_manifest(small, lambda d: d.update(audio_features=load_spec().model_dump(),
+                                            audio_checkpoint_sha256=None,
                                             components=d["components"][:4]))
     with pytest.raises(MpkitError, match="audio_features is set but no component is in stage"):
         bundle.verify(small)

@@ -121,6 +121,7 @@ class Manifest(_Strict):
     # With an audio component: the audio front end's settings (models/audio_features.yaml),
     # which the app's front end must compute the same windows with; null without one.
     audio_features: FeatureSpec | None
+    audio_checkpoint_sha256: str | None  # the audio driver exported; null without one
 
     @field_validator("delegates")
     @classmethod
@@ -133,12 +134,13 @@ class Manifest(_Strict):
     @model_validator(mode="after")
     def _audio_front_end(self) -> Manifest:
         audio = [c.name for c in self.components if c.stage == AUDIO_STAGE]
-        if audio and self.audio_features is None:
+        given = {"audio_features": self.audio_features is not None,
+                 "audio_checkpoint_sha256": self.audio_checkpoint_sha256 is not None}
+        if audio and (missing := [k for k, v in given.items() if not v]):
             raise ValueError(f"component {audio[0]!r} is in stage {AUDIO_STAGE!r} but "
-                             "audio_features is null: the app could not compute its input")
-        if self.audio_features is not None and not audio:
-            raise ValueError(f"audio_features is set but no component is in stage "
-                             f"{AUDIO_STAGE!r}")
+                             f"{missing[0]} is null: re-export the bundle with --audio")
+        if not audio and (extra := [k for k, v in given.items() if v]):
+            raise ValueError(f"{extra[0]} is set but no component is in stage {AUDIO_STAGE!r}")
         return self
 
     def files(self) -> list[str]:

@@ -30,6 +30,9 @@ HELPERS = {"face_detector": ("face_detection_short_range.tflite", "litert"),
            "segmenter": ("selfie_segmentation.tflite", "litert"),
            "sample_source": ("obama.jpg", "media"),
            "sample_driving": ("carphone.mp4", "media")}
+# With an audio component: the speech the app drives the sample photo with (16 kHz mono PCM16;
+# the audio driver's held-out clip).
+SPEECH_HELPERS = {"sample_speech": ("librivox_0930.wav", "media")}
 TOOLS = ("torch", "executorch", "litert-torch", "ai-edge-litert", "ai-edge-quantizer",
          "tflite-support", "mpkit")
 
@@ -147,7 +150,7 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
             progress)
         summary.update(checked)
         helpers = []
-        for role, (asset, runtime) in HELPERS.items():
+        for role, (asset, runtime) in {**HELPERS, **(SPEECH_HELPERS if driver else {})}.items():
             shutil.copyfile(asset_path(asset), staging / asset)
             helpers.append(HelperEntry(name=role, role=role, runtime=runtime,
                                        **file_entry(staging / asset)))
@@ -160,6 +163,8 @@ def export(model_id: str, backend_name: str, recipe_name: str, out: Path,
             frame_gmacs=round(stats.stage_gmacs("frame"), 4), params_m=round(stats.params_m, 3),
             components=entries, helpers=helpers, validation=summary, tools=_tools(),
             audio_features=driver.spec if driver else None,
+            audio_checkpoint_sha256=sha256_file(
+                audio_checkpoint or zoo.default_audio_checkpoint(model_id)) if driver else None,
             created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         publish(staging, manifest, out)
     except BaseException:

@@ -44,6 +44,11 @@ def pose_bank(model_id: str) -> bank.PoseBank:
     return bank.load(path, cfg.views)
 
 
+def default_audio_checkpoint(model_id: str) -> Path:
+    """Where `model_id`'s shipped audio driver lives (whether or not it exists)."""
+    return models_dir() / model_id / "audio.safetensors"
+
+
 def audio_driver(model: PortraitModel, checkpoint: str | Path | None = None):
     """`model`'s audio driver (network + mouth basis) from `checkpoint`, by default the one
     shipped as `models/<id>/audio.safetensors`."""
@@ -51,8 +56,7 @@ def audio_driver(model: PortraitModel, checkpoint: str | Path | None = None):
     from mpkit.models.audio import AudioDriver, load_net_config
 
     model_id = model.cfg.id
-    path = Path(checkpoint) if checkpoint is not None else \
-        models_dir() / model_id / "audio.safetensors"
+    path = Path(checkpoint) if checkpoint is not None else default_audio_checkpoint(model_id)
     if not path.is_file():
         fix = (f"train one with `mpkit train-audio {model_id}`" if model.cfg.keypoints.use_facial
                else "it uses neural keypoints only, and audio drives the mouth through facial "

@@ -142,7 +142,9 @@ data class Manifest(
     val tools: Map<String, String>,
     val createdUtc: String,
     /** The audio front end's settings, with an audio-stage component; null without one. */
-    val audioFeatures: AudioFeatureSpec?
+    val audioFeatures: AudioFeatureSpec?,
+    /** The audio driver exported, with an audio-stage component; null without one. */
+    val audioCheckpointSha256: String?
 ) {
     /** Every file the bundle holds besides the manifest, components first. */
     val files: List<String> get() = components.map { it.file } + helpers.map { it.file }
@@ -189,12 +191,14 @@ data class Manifest(
         .put("validation", json(validation)).put("tools", json(tools))
         .put("created_utc", createdUtc)
         .put("audio_features", audioFeatures?.toJson() ?: JSONObject.NULL)
+        .put("audio_checkpoint_sha256", json(audioCheckpointSha256))
 
     companion object {
         val KEYS = listOf(
             "schema_version", "model_id", "backend", "runtime", "delegates", "precision", "recipe",
             "warp", "trained", "checkpoint_sha256", "frame_gmacs", "params_m", "components",
-            "helpers", "validation", "tools", "created_utc", "audio_features"
+            "helpers", "validation", "tools", "created_utc", "audio_features",
+            "audio_checkpoint_sha256"
         )
         internal val COMPONENT_KEYS get() = ComponentEntry.KEYS
         internal val HELPER_KEYS get() = HelperEntry.KEYS
@@ -252,7 +256,8 @@ data class Manifest(
                     null
                 } else {
                     AudioFeatureSpec.parse(json(plainObject("audio_features")) as JSONObject)
-                }
+                },
+                audioCheckpointSha256 = stringOrNull("audio_checkpoint_sha256")
             )
         }
     }
@@ -305,16 +310,19 @@ data class Manifest(
             }
         }
         val audio = components.filter { it.stage == ModelBundle.AUDIO_STAGE }.map { it.name }
-        if (audio.isNotEmpty() && audioFeatures == null) {
+        val given = linkedMapOf(
+            "audio_features" to (audioFeatures != null),
+            "audio_checkpoint_sha256" to (audioCheckpointSha256 != null)
+        )
+        given.filterValues { !it }.keys.firstOrNull()?.takeIf { audio.isNotEmpty() }?.let {
             throw BundleException(
                 "$source: component '${audio[0]}' is in stage '${ModelBundle.AUDIO_STAGE}' but " +
-                    "audio_features is null: the app could not compute its input; re-export the bundle"
+                    "$it is null: re-export the bundle with --audio"
             )
         }
-        if (audio.isEmpty() && audioFeatures != null) {
+        given.filterValues { it }.keys.firstOrNull()?.takeIf { audio.isEmpty() }?.let {
             throw BundleException(
-                "$source: audio_features is set but no component is in stage " +
-                    "'${ModelBundle.AUDIO_STAGE}'"
+                "$source: $it is set but no component is in stage '${ModelBundle.AUDIO_STAGE}'"
             )
         }
         val deformations = deformations()

@@ -49,6 +49,7 @@ object TestData {
                 .put("file", "audio.tflite").put("stage", ModelBundle.AUDIO_STAGE)
         )
         if (features) put("audio_features", json("audio/cases.json").getJSONObject("spec"))
+        put("audio_checkpoint_sha256", "ab".repeat(32))
     }
 
     /**
