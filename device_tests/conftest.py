@@ -126,6 +126,18 @@ def bundle(request, fp32_bundle):
     return fp32_bundle("tflite").out
 
 
+@pytest.fixture(scope="session")
+def audio_bundle(tmp_path_factory):
+    """mp-tiny's TFLite fp32 bundle with its audio component (validated on the CPU path only:
+    the fp32 `bundle` runs the software GPU's checks)."""
+    from mpkit.export.pipeline import export
+    from mpkit.models import zoo
+
+    out = tmp_path_factory.mktemp("audio") / "tflite-audio"
+    return export("mp-tiny", "tflite", "fp32", out, zoo.default_checkpoint("mp-tiny"),
+                  delegates=(), audio=True).out
+
+
 @pytest.fixture()
 def app(request, device, stand_in_apk):
     """The device with the benchmark app installed: the stand-in APK on a virtual device, the

@@ -49,6 +49,29 @@ def test_bench_records_timings_and_is_labelled_host_measured(app, bundle, tmp_pa
     assert (tmp_path / "report_files" / "quality.png").stat().st_size > 5000
 
 
+def test_bench_driven_by_speech_records_audio_latency_and_quality(app, audio_bundle, tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    run_id = run_bench(BenchSpec(bundles=[str(audio_bundle)], driving="audio", capture_frames=2,
+                                 **FAST), [app], store)
+    (record,) = store.records([run_id])
+    assert record["status"] == "ok", record.get("error")
+    assert record["driving"] == "audio" and record["measured_on"] == "host (virtual device)"
+    times = record["result"]["times"]
+    assert len(times["frame_ms"]) == len(times["audio_latency_ms"]) == 8
+    assert len(times["component_ms"]["audio"]) == 8
+    assert times["component_ms"]["keypoints"] == [] and "face_mesh" not in times["component_ms"]
+    latency = record["audio_latency"]
+    assert 0 < latency["p50_ms"] <= latency["p90_ms"] <= latency["p99_ms"]
+    # a frame is ready only after its own components ran: no latency under their time
+    work = [sum(times["component_ms"][c][k] for c in ("audio", "dense_motion", "synthesis"))
+            for k in range(8)]
+    assert all(lat >= w for lat, w in zip(times["audio_latency_ms"], work)), (work, times)
+    # the Kotlin speech path renders what mpkit's eager float pipeline renders from the speech
+    assert record["quality"]["frames"] == 2 and record["quality"]["psnr_db_min"] >= 40
+    page = write_report(store, [run_id], tmp_path / "report.md", "md").read_text()
+    assert "audio latency p50 ms" in page and "| audio |" in page
+
+
 @pytest.mark.virtual_only
 def test_interrupted_run_resumes_without_redoing_cells(app, bundle, tmp_path, fleet):
     store = Store(tmp_path / "r.sqlite")
@@ -106,7 +129,7 @@ def test_result_from_a_newer_protocol_is_a_clear_error(app, fleet):
     fleet.running[0].device.write(f"/data/data/{APP_PACKAGE}/{RESULTS_DIR}/new.json",
                                   json.dumps({"protocol_version": 9, "run_id": "x"}).encode())
     text = app.read_app_file(APP_PACKAGE, f"{RESULTS_DIR}/new.json")
-    with pytest.raises(DeviceError, match="protocol version 9; this mpkit reads version 1"):
+    with pytest.raises(DeviceError, match="protocol version 9; this mpkit reads version 2"):
         parse_result(text, "new.json")
 
 

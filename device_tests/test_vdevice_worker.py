@@ -59,7 +59,8 @@ def test_what_ran_is_reported_and_threads_are_honoured(bundle, tmp_path):
 
 
 @pytest.mark.parametrize("mode, message", [
-    ("audio", "driving 'audio' is not supported by this app yet: its audio driver"),
+    ("audio", "driving 'audio' needs an audio component, and this mp-tiny bundle has none: "
+              "export it with mpkit export --audio"),
     ("synthetic", "use driving 'video'")])
 def test_driving_that_cannot_run_is_refused(bundle, tmp_path, mode, message):
     result = _worker(bundle, tmp_path, driving=mode)

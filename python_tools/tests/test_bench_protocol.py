@@ -41,4 +41,4 @@ def test_schema_errors_are_one_line_naming_the_fields():
         parse_result(json.dumps(data), "dev:r.json")
     message = str(info.value)
     assert "\n" not in message and "times.frame_ms" in message and "threads" in message
-    assert message.startswith("dev:r.json: the result does not match protocol version 1")
+    assert message.startswith("dev:r.json: the result does not match protocol version 2")

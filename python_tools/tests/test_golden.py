@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mpkit.bench.protocol import BenchRequest, parse_result
+from mpkit.bench.protocol import PROTOCOL_VERSION, BenchRequest, parse_result
 from mpkit.errors import DeviceError
 from mpkit.export.bundle import SCHEMA_VERSION, Manifest
 
@@ -34,8 +34,8 @@ def test_unknown_field_in_a_result_is_rejected():
 
 def test_newer_result_version():
     data = json.loads((TESTDATA / "protocol/result_ok.json").read_text())
-    data["protocol_version"] = 2
-    with pytest.raises(DeviceError, match="protocol version 2"):
+    data["protocol_version"] = PROTOCOL_VERSION + 1
+    with pytest.raises(DeviceError, match=f"protocol version {PROTOCOL_VERSION + 1}"):
         parse_result(json.dumps(data), "x")
 
 

@@ -20,6 +20,7 @@ from mpkit.device.deploy import REMOTE_ROOT
 from mpkit.export import bundle
 from mpkit.export.backends import BACKENDS
 from mpkit.export.pipeline import HELPERS
+from mpkit.export.validate import SPEECH_FPS
 from mpkit.models import portrait
 from mpkit.models.audio import AudioComponent
 from mpkit.pipeline import crop
@@ -113,6 +114,7 @@ def test_required_components_and_helpers_are_the_ones_mpkit_exports(kotlin):
              portrait.SynthesisComponent, portrait.MultiviewComponent)
     assert kotlin["required_components"] == {c.name: c.stage for c in parts}
     assert kotlin["audio_stage"] == bundle.AUDIO_STAGE == AudioComponent.stage
+    assert kotlin["speech_fps"] == SPEECH_FPS  # the host reference of speech-driven frames
     for role in kotlin["required_helpers"]:
         assert HELPERS[role][1] == "litert", role
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mpkit.errors import DeviceError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: times.audio_latency_ms (speech driving)
 APP_PACKAGE = "org.mpkit.bench"
 BENCH_ACTIVITY = f"{APP_PACKAGE}/.BenchmarkActivity"
 RESULTS_DIR = "files/bench"  # relative to the app's data folder; read back with run-as
@@ -46,6 +46,9 @@ class StageTimes(BaseModel):
     # Per measured frame, what its component calls spent outside the runtimes, in the virtual
     # device's tensor bridge; None where the components run in the app's own process.
     bridge_ms: list[float] | None = None
+    # Driven by speech, per measured frame: the chunk that completed its feature window arrived
+    # → the frame was ready (chunks fed as soon as earlier frames are done); None by video.
+    audio_latency_ms: list[float] | None = None
 
 
 class SustainedPoint(BaseModel):

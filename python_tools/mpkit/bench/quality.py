@@ -7,10 +7,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
+from mpkit.audio.decode import read_audio
+from mpkit.audio.features import frame_windows
 from mpkit.errors import MpkitError, NoFaceError
 from mpkit.export.bundle import Manifest, pose_bank
-from mpkit.export.validate import paired
+from mpkit.export.validate import SPEECH_FPS, paired
 from mpkit.landmarks.face import FaceLandmarker, FaceTracker
 from mpkit.media.assets import sha256_file
 from mpkit.media.image import read_image
@@ -18,7 +21,9 @@ from mpkit.media.video import read_frames
 from mpkit.metrics.image import psnr, ssim
 from mpkit.metrics.landmarks import landmark_distance
 from mpkit.models import zoo
+from mpkit.models.audio import AudioComponent
 from mpkit.pipeline.animator import Animator
+from mpkit.pipeline.speech import speak
 
 
 def reference_model(manifest: Manifest):
@@ -49,6 +54,33 @@ def reference_frames(manifest: Manifest, bundle: Path, indices: list[int]) -> li
         if i in wanted:
             out[i] = animator.frame(avatar, drive, frame, points)[1]
     return [out[i] for i in indices]
+
+
+def _audio_driver(manifest: Manifest, model):
+    """The audio driver the bundle was exported with, when this checkout ships it."""
+    shipped = zoo.default_audio_checkpoint(manifest.model_id)
+    if not shipped.is_file() or sha256_file(shipped) != manifest.audio_checkpoint_sha256:
+        raise MpkitError(f"the bundle's audio driver (sha256 "
+                         f"{(manifest.audio_checkpoint_sha256 or '')[:12]}…) is not the one this "
+                         "checkout ships: no host reference for its speech-driven frames")
+    return zoo.audio_driver(model, shipped)
+
+
+def speech_reference_frames(manifest: Manifest, bundle: Path, indices: list[int]
+                            ) -> list[np.ndarray]:
+    """Eager float frames for speech-driven frame `indices`, as the app makes them: the bundle's
+    sample photo driven by its sample speech, window by window at the fixed speech fps, the
+    clip starting over when it ends."""
+    helpers = {h.role: bundle / h.file for h in manifest.helpers}
+    model = reference_model(manifest)
+    audio = AudioComponent(_audio_driver(manifest, model))
+    animator = Animator(model, pose_bank=pose_bank(bundle, manifest))
+    spec = manifest.audio_features
+    samples = read_audio(helpers["sample_speech"], spec.sample_rate).samples
+    windows = torch.from_numpy(frame_windows(spec, samples, SPEECH_FPS,
+                                             name=str(helpers["sample_speech"])))
+    avatar = animator.prepare_source(read_image(helpers["sample_source"]))
+    return [speak(animator, avatar, audio, windows[i % len(windows)])[0] for i in indices]
 
 
 def compare(device_frames: list[np.ndarray], reference: list[np.ndarray]) -> dict:

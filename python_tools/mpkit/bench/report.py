@@ -17,10 +17,12 @@ from mpkit.errors import MpkitError
 from mpkit.media.files import atomic_output
 
 COLUMNS = [("device", "device"), ("model", "model_id"), ("backend", "backend"),
-           ("precision", "precision"), ("delegate", "delegate"), ("p50 ms", "p50_ms"),
+           ("precision", "precision"), ("delegate", "delegate"), ("driving", "driving"),
+           ("p50 ms", "p50_ms"),
            ("p90 ms", "p90_ms"), ("p99 ms", "p99_ms"), ("FPS", "fps"),
            ("over 33.3 ms", "over_budget_30"), ("over 16.7 ms", "over_budget_60"),
-           ("bridge ms", "bridge_ms_mean"), ("load ms", "load_ms"),
+           ("bridge ms", "bridge_ms_mean"), ("audio latency p50 ms", "audio_latency.p50_ms"),
+           ("audio latency p99 ms", "audio_latency.p99_ms"), ("load ms", "load_ms"),
            ("source stage ms", "source_stage_ms"), ("PSS MB", "pss_mb"),
            ("quality PSNR dB", "quality.psnr_db_min"), ("quality SSIM", "quality.ssim_min")]
 

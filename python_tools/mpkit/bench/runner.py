@@ -19,7 +19,7 @@ from mpkit.bench.protocol import (
     APP_PACKAGE, BENCH_ACTIVITY, DELEGATES, DRIVING_MODES, MAX_RESULT_BYTES, RESULTS_DIR,
     BenchRequest, BenchResult, parse_result,
 )
-from mpkit.bench.stats import summarize
+from mpkit.bench.stats import percentiles, summarize
 from mpkit.bench.store import Store
 from mpkit.device import dumpsys
 from mpkit.device.adb import Device
@@ -242,13 +242,16 @@ def run_cell(device: Device, spec: BenchSpec, run_id: str, cell: Cell, virtual: 
     if result.times is not None:
         record.update(summarize(result.times.frame_ms), load_ms=result.times.load_ms,
                       source_stage_ms=result.times.source_stage_ms, pss_mb=result.pss_mb)
+        if result.times.audio_latency_ms is not None:
+            record["audio_latency"] = percentiles(result.times.audio_latency_ms)
     if result.captured_frames:
         frames = [quality.decode_png(device.read_app_bytes(
             APP_PACKAGE, f"{RESULTS_DIR}/{f}", max_bytes=MAX_FRAME_BYTES))
             for f in result.captured_frames]
         indices = [spec.warmup + k for k in range(len(frames))]
-        record["quality"] = quality.compare(frames,
-                                            quality.reference_frames(manifest, bundle, indices))
+        reference = (quality.speech_reference_frames if spec.driving == "audio"
+                     else quality.reference_frames)(manifest, bundle, indices)
+        record["quality"] = quality.compare(frames, reference)
     return record
 
 

@@ -16,7 +16,7 @@ import torch
 
 from mpkit.audio.decode import read_audio
 from mpkit.audio.features import Stream, check_length, frame_count
-from mpkit.bench.stats import summarize
+from mpkit.bench.stats import percentiles
 from mpkit.media.image import read_image
 from mpkit.media.video import mux_audio, write_video
 from mpkit.models.audio import AudioComponent, AudioDriver
@@ -120,6 +120,5 @@ def animate_speech(model: PortraitModel, driver: AudioDriver, source: Path, audi
         mux_audio(silent, audio, output)
     return SpeechAnimation(Path(output), count, fps, len(samples) / spec.sample_rate, seconds,
                            chunk * 1e3 / spec.sample_rate, realtime, spec.latency_s() * 1e3,
-                           {k: v for k, v in summarize(latencies).items()
-                            if k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms")},
+                           percentiles(latencies),
                            trained, avatar.faces_found)

@@ -33,6 +33,7 @@ class AvatarPipeline(
     private val denseMotion = manifest.component("dense_motion")
     private val multiview = manifest.component("multiview")
     private val synthesis = manifest.component("synthesis")
+    private val audio = manifest.components.firstOrNull { it.stage == ModelBundle.AUDIO_STAGE }
     private val resolution = keypoints.inputs[0].shape[2]
     private val small = denseMotion.inputs[0].shape[2]
 
@@ -117,20 +118,31 @@ class AvatarPipeline(
         val relative = FloatArray(kp.data.size) {
             avatar.kp.data[it] + (kp.data[it] - driving.kpInitial.data[it])
         }
-        val motion = run(
-            denseMotion,
-            listOf(
-                avatar.sourceSmall,
-                avatar.masks,
-                avatar.kp,
-                Tensor(denseMotion.inputs[3].name, kp.shape, relative)
-            )
+        return frameCrop to render(avatar, Tensor(denseMotion.inputs[3].name, kp.shape, relative))
+    }
+
+    /**
+     * The frame stage driven by speech: the audio component moves the source keypoints by the
+     * mouth that `mel` (one video frame's feature window, [mels][context] row-major) implies.
+     */
+    fun speak(avatar: Avatar, mel: FloatArray): RgbImage {
+        val component = audio ?: throw BundleException(
+            "this bundle has no audio component (none in stage '${ModelBundle.AUDIO_STAGE}'): " +
+                "export it with mpkit export --audio"
         )
+        val spec = component.inputs[0]
+        val kp = run(component, listOf(Tensor(spec.name, spec.shape.toIntArray(), mel), avatar.kp))
+        return render(avatar, kp[0])
+    }
+
+    /** The generated frame for driving keypoints `kp` (dense motion, then synthesis). */
+    private fun render(avatar: Avatar, kp: Tensor): RgbImage {
+        val motion = run(denseMotion, listOf(avatar.sourceSmall, avatar.masks, avatar.kp, kp))
         val image = run(
             synthesis,
             listOf(avatar.source, avatar.background, avatar.multiview) + motion
         )[0]
-        return frameCrop to toImage(image)
+        return toImage(image)
     }
 
     private fun drivingKp(frameCrop: RgbImage, face: FaceLandmarks, crop: FaceCrop): Tensor =

@@ -10,21 +10,34 @@ import org.json.JSONObject
  * Load, source-stage and per-frame times; per-component times inside the runtime, one entry per
  * call. `bridgeMs`: per measured frame, the time its component calls spent outside the runtimes,
  * in the virtual device's tensor bridge (null where components run in the app's process).
+ * `audioLatencyMs`: driven by speech, per measured frame, the chunk that completed its window
+ * arrived → the frame was ready (null driven by video).
  */
 data class StageTimes(
     val loadMs: Double,
     val sourceStageMs: Double,
     val frameMs: List<Double>,
     val componentMs: Map<String, List<Double>>,
-    val bridgeMs: List<Double>? = null
+    val bridgeMs: List<Double>? = null,
+    val audioLatencyMs: List<Double>? = null
 ) {
     internal fun toJson(): JSONObject = JSONObject()
         .put("load_ms", loadMs).put("source_stage_ms", sourceStageMs)
         .put("frame_ms", json(frameMs)).put("component_ms", json(componentMs))
-        .put("bridge_ms", json(bridgeMs))
+        .put("bridge_ms", json(bridgeMs)).put("audio_latency_ms", json(audioLatencyMs))
 
     internal companion object {
-        val KEYS = listOf("load_ms", "source_stage_ms", "frame_ms", "component_ms", "bridge_ms")
+        val KEYS = listOf(
+            "load_ms",
+            "source_stage_ms",
+            "frame_ms",
+            "component_ms",
+            "bridge_ms",
+            "audio_latency_ms"
+        )
+
+        private fun Fields.doublesOrNull(key: String) =
+            if (has(key) && !isNull(key)) doubles(key) else null
 
         fun read(f: Fields) = f.run {
             only(KEYS)
@@ -33,7 +46,8 @@ data class StageTimes(
                 double("source_stage_ms"),
                 doubles("frame_ms"),
                 map("component_ms") { m, k -> m.doubles(k) },
-                if (has("bridge_ms") && !isNull("bridge_ms")) doubles("bridge_ms") else null
+                doublesOrNull("bridge_ms"),
+                doublesOrNull("audio_latency_ms")
             )
         }
     }

@@ -102,8 +102,8 @@ object BenchmarkRun {
         device: BenchDevice
     ): BenchResult {
         val start = System.nanoTime()
-        Benchmark.checkDriving(request.driving)
         val manifest = ModelBundle.verify(bundle.toPath())
+        Benchmark.checkDriving(request.driving, manifest)
         val opened = device.open(bundle, manifest, request.delegate, request.threads)
         return opened.runner.use { runner ->
             val delegate = manifest.delegate(opened.delegate)
@@ -120,8 +120,12 @@ object BenchmarkRun {
             }
             val loadMs = (System.nanoTime() - start) / 1e6
             val photo = device.decode(bundle, sampleMedia(manifest, SAMPLE_SOURCE)).first()
-            val driving = device.decode(bundle, sampleMedia(manifest, SAMPLE_DRIVING))
-            val outcome = benchmark.run(photo, driving, loadMs, opened.bridged)
+            val outcome = if (request.driving == "audio") {
+                benchmark.runSpeech(photo, sampleSpeech(bundle, manifest), loadMs, opened.bridged)
+            } else {
+                val driving = device.decode(bundle, sampleMedia(manifest, SAMPLE_DRIVING))
+                benchmark.run(photo, driving, loadMs, opened.bridged)
+            }
             BenchResult(
                 request.runId,
                 if (outcome.failure == null) RunStatus.OK else RunStatus.ERROR,
@@ -139,7 +143,18 @@ object BenchmarkRun {
         }
     }
 
-    /** The bundle's sample media helper `role` ([SAMPLE_SOURCE] or [SAMPLE_DRIVING]). */
+    /** The bundle's sample speech as samples at its audio front end's rate. */
+    private fun sampleSpeech(bundle: File, manifest: Manifest): FloatArray {
+        val file = File(bundle, sampleMedia(manifest, SAMPLE_SPEECH).file)
+        if (file.length() > Wav.MAX_BYTES) {
+            throw BundleException(
+                "$file: ${file.length()} bytes, over ${Wav.MAX_BYTES}: not a sample clip"
+            )
+        }
+        return Wav.pcm16Mono(file.readBytes(), file.toString(), manifest.audioFeatures!!.sampleRate)
+    }
+
+    /** The bundle's sample media helper `role` ([SAMPLE_SOURCE], [SAMPLE_DRIVING], [SAMPLE_SPEECH]). */
     fun sampleMedia(manifest: Manifest, role: String): HelperEntry = manifest.helper(role)
         ?: throw BundleException(
             "the bundle lists no '$role' helper (its sample media): export the bundle again"
@@ -170,4 +185,5 @@ object BenchmarkRun {
 
     const val SAMPLE_SOURCE = "sample_source"
     const val SAMPLE_DRIVING = "sample_driving"
+    const val SAMPLE_SPEECH = "sample_speech"
 }

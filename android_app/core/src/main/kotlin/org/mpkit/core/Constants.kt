@@ -41,6 +41,7 @@ fun constants(): JSONObject = json(
         "backend_delegates" to ModelBundle.BACKEND_DELEGATES,
         "required_components" to ModelBundle.REQUIRED_COMPONENTS,
         "audio_stage" to ModelBundle.AUDIO_STAGE,
+        "speech_fps" to Benchmark.SPEECH_FPS,
         "required_helpers" to ModelBundle.REQUIRED_HELPERS,
         "crop_scale" to FaceCrop.SCALE,
         "crop_lift" to FaceCrop.LIFT,

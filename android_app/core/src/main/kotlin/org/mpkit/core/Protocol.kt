@@ -6,7 +6,8 @@ package org.mpkit.core
  * folder (`files/bench/<run_id>.json`, read back with run-as).
  */
 object Protocol {
-    const val VERSION = 1
+    /** 2: `times.audio_latency_ms` (speech driving). */
+    const val VERSION = 2
     const val APP_PACKAGE = "org.mpkit.bench"
     const val BENCH_ACTIVITY = "$APP_PACKAGE/.BenchmarkActivity"
     const val RESULTS_DIR = "files/bench"

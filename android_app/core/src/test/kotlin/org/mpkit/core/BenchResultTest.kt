@@ -89,8 +89,8 @@ class BenchResultTest {
     fun `another protocol version is refused first`() {
         val ok = TestData.json("protocol/result_ok.json")
         assertContains(
-            refused(JSONObject(ok.toString()).put("protocol_version", 2)),
-            "result protocol version 2; this app reads version 1"
+            refused(JSONObject(ok.toString()).put("protocol_version", 1)),
+            "result protocol version 1; this app reads version 2"
         )
         assertContains(
             refused(JSONObject("{\"status\": \"ok\"}")),
