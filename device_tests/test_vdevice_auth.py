@@ -68,14 +68,17 @@ class RawClient:
     def _read(self, n: int) -> bytes | None:
         out = b""
         while len(out) < n:
-            chunk = self.sock.recv(n - len(out))
+            try:
+                chunk = self.sock.recv(n - len(out))
+            except ConnectionResetError:  # closed with our bytes unread: the kernel resets
+                return None
             if not chunk:
                 return None
             out += chunk
         return out
 
     def recv(self, timeout: float = 5) -> tuple[int, int, int, bytes] | None:
-        """The next packet; None when the device closed the connection; raises TimeoutError
+        """The next packet; None when the device closed (or reset) the connection; raises TimeoutError
         when it sends nothing for `timeout` seconds."""
         self.sock.settimeout(timeout)
         head = self._read(HEADER.size)
