@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from mpkit.errors import AssetError
 from mpkit.facenets import convert
 from mpkit.facenets.tfjs import read_weights
-from mpkit.landmarks.facial import facial_indices, to_unit
+from mpkit.landmarks.facial import facial_group, facial_indices, to_unit
 from mpkit.media.image import read_image
 from mpkit.pipeline.crop import face_crop
 from mpkit.train import losses
@@ -157,6 +157,24 @@ def test_colour_loss_compares_the_face_not_the_frame(faces):
     assert float(losses.colour_loss(outside, facial, image, facial)) < 1e-6
     inside = image * (1 - mask) + (image * 0.8) * mask
     assert float(losses.colour_loss(inside, facial, image, facial)) > 0.01
+
+
+def test_mouth_loss_sees_the_mouth_and_only_the_mouth(faces):
+    """Darkening the inside of the lips (a mouth that should be open) costs the mouth loss far
+    more than the frame's L1; changing the forehead costs it nothing."""
+    image, facial = faces["obama.jpg"]
+    lips = facial[:, facial_group("lips")]
+    assert lips.shape[1] == 30
+    assert float(losses.mouth_loss(image, image, lips)) == 0
+    px = ((lips[0] + 1) * (SIZE - 1) / 2).round().long()
+    (x0, y0), (x1, y1) = px.amin(0), px.amax(0)
+    opened = image.clone()
+    opened[..., y0:y1, x0 + (x1 - x0) // 4:x1 - (x1 - x0) // 4] = 0.05
+    frame_l1 = float((opened - image).abs().mean())
+    assert float(losses.mouth_loss(opened, image, lips)) > 4 * frame_l1 > 0  # crop: ~frame/5
+    forehead = image.clone()
+    forehead[..., : SIZE // 4, :] = 0
+    assert float(losses.mouth_loss(forehead, image, lips)) == 0
 
 
 def test_converted_weights_are_hash_checked(nets, tmp_path, monkeypatch):

@@ -71,6 +71,25 @@ def test_failed_save_keeps_the_previous_checkpoint(asset, tmp_path, monkeypatch)
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_init_fine_tunes_from_a_checkpoint_at_step_zero(asset, tmp_path):
+    """`init` starts from a checkpoint's weights (not the seed's) with a fresh optimizer; the
+    mouth term is logged when weighted; a missing init file is named."""
+    loop.train(smoke(2), tmp_path / "base")
+    base = tmp_path / "base" / (tmp_path / "base" / "latest").read_text() / "weights.safetensors"
+    cfg = smoke(1, init=str(base), loss_weights={"mouth": 5.0})
+    tuned = loop.Trainer(cfg, tmp_path / "tuned")
+    start = load_file(str(base))
+    for name, tensor in tuned.model.state_dict().items():
+        if name in start:
+            torch.testing.assert_close(tensor, start[name], rtol=0, atol=0, msg=name)
+    metrics = tuned.train_step()
+    assert metrics["step"] == 1 and metrics["mouth"] > 0
+    (tmp_path / "ft.yaml").write_text("model: mp-tiny\nsteps: 1\nbatch_size: 1\nlr: 0.001\n"
+                                      "videos: [carphone.mp4]\ninit: gone.safetensors\n")
+    with pytest.raises(MpkitError, match="init: .*gone.safetensors is no such file"):
+        load_train_config(tmp_path / "ft.yaml")
+
+
 def test_video_without_faces_is_a_clear_error(asset, tmp_path):
     flag = read_image(asset("obama.jpg"))[:240, :240]
     video = tmp_path / "flags.mp4"

@@ -31,6 +31,17 @@ def facial_mask(points_unit: np.ndarray, size: int, sigma: float = 0.03) -> np.n
     return np.max(gy[:, :, None] * gx[:, None, :], axis=0).astype(np.float32)
 
 
+def facial_group(prefix: str) -> np.ndarray:
+    """Positions, in facial_indices() order, of the groups whose name starts with `prefix`."""
+    groups = yaml.safe_load(Path(__file__).with_name("facial106.yaml").read_text())
+    out, start = [], 0
+    for name, idx in groups.items():
+        if name.startswith(prefix):
+            out.extend(range(start, start + len(idx)))
+        start += len(idx)
+    return np.array(out, dtype=np.int64)
+
+
 def facial_weights(emphasis: float = 2.0) -> np.ndarray:
     """Per-point loss weights in facial_indices() order: eyes and lips count `emphasis` times."""
     groups = yaml.safe_load(Path(__file__).with_name("facial106.yaml").read_text())

@@ -132,6 +132,7 @@ class LossWeights(BaseModel):
     face_perceptual: float = 0.0  # SSD-MobileNetV1 face-detector features (face-api.js)
     identity: float = 0.0  # HSE FaceRes embedding, not dlib's network that `mpkit eval` scores
     colour: float = 0.0  # face YCbCr mean and spread vs the source
+    mouth: float = 0.0  # L1 on a crop around the driving frame's lips, upsampled
 
 
 class Perceptual(BaseModel):
@@ -169,6 +170,9 @@ class TrainConfig(BaseModel):
     steps: int
     batch_size: int
     lr: float
+    # Fine-tune: start from these weights (a safetensors checkpoint of this model, relative to
+    # the train.yaml) with a fresh optimizer at step 0; a resumed run keeps its own weights.
+    init: str | None = None
     # The data: `data` names a clips YAML (relative to the train.yaml; embedded once loaded), or,
     # for a quick run on your own clip, `videos` (each trained on but its last `holdout`
     # fraction) with `photos`.
@@ -228,4 +232,9 @@ def load_train_config(path: Path) -> TrainConfig:
         if not clips.is_file():
             raise MpkitError(f"{path}: data: {clips} is no such file")
         cfg = cfg.model_copy(update={"data": load_yaml(DataSpec, clips)})
+    if cfg.init is not None:
+        init = (path.parent / cfg.init).resolve()
+        if not init.is_file():
+            raise MpkitError(f"{path}: init: {init} is no such file")
+        cfg = cfg.model_copy(update={"init": str(init)})
     return cfg

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mpkit.errors import CheckpointError
-from mpkit.landmarks.facial import facial_weights
+from mpkit.landmarks.facial import facial_group, facial_weights
 from mpkit.models import zoo
 from mpkit.models.checkpoint import load_weights, save_weights
 from mpkit.models.portrait import PortraitModel
@@ -62,6 +62,7 @@ class _Objective(nn.Module):
         self.model, self.cfg, self.aux = model, cfg, aux
         self.pose_bank = zoo.pose_bank(cfg.model)  # the multiview poses inference uses
         self.register_buffer("weights", torch.from_numpy(facial_weights()), persistent=False)
+        self.lips = torch.from_numpy(facial_group("lips"))
 
     def forward(self, src: dict, drv: dict, background: torch.Tensor, theta: torch.Tensor
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
@@ -97,6 +98,8 @@ class _Objective(nn.Module):
                                                      drv["image"])
         if w.colour:
             terms["colour"] = losses.colour_loss(pred, drv["facial"], src["image"], src["facial"])
+        if w.mouth:
+            terms["mouth"] = losses.mouth_loss(pred, drv["image"], drv["facial"][:, self.lips])
         total = sum(getattr(w, k) * v for k, v in terms.items())
         if aux.vgg is not None:
             terms["perceptual"] = adversarial.perceptual_loss(aux.vgg, pred, drv["image"])
@@ -114,6 +117,8 @@ class Trainer:
                  world: distributed.World = distributed.World()):
         self.cfg, self.run_dir, self.world = cfg, run_dir, world
         self.model = zoo.build(cfg.model, seed=cfg.seed).train()
+        if cfg.init is not None:
+            load_weights(self.model, Path(cfg.init))
         distributed.global_batchnorm(self.model, world)
         self.model.to(world.device)
         mc = self.model.cfg

@@ -105,6 +105,17 @@ def identity_loss(faceres, pred: torch.Tensor, facial: torch.Tensor, reference: 
     return (1 - F.cosine_similarity(face_embedding(faceres, pred, facial), ref)).mean()
 
 
+MOUTH_CROP = 64  # side of the mouth crop the mouth loss compares
+MOUTH_CROP_MARGIN = 0.5  # of the lips' extent, per side: the chin, cheeks and teeth around them
+
+
+def mouth_loss(pred: torch.Tensor, target: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
+    """L1 between crops of pred and target around the target's lips ([B,L,2] in [-1,1]): the
+    mouth is a few hundred of the frame's pixels, so the frame's L1 barely sees it open."""
+    crop = lambda x: face_crops(x, lips, MOUTH_CROP, MOUTH_CROP_MARGIN)  # noqa: E731
+    return (crop(pred) - crop(target)).abs().mean()
+
+
 def face_mask(facial: torch.Tensor, size: int) -> torch.Tensor:
     """[B,1,size,size] the ellipse inscribed in the box of the facial keypoints ([-1,1])."""
     lo, hi = facial.amin(1), facial.amax(1)
